@@ -62,8 +62,9 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+.SECONDARY:
 .SECONDEXPANSION:
-$(O)/bin/jiesu-%: $$(patsubst %.c,$(O)/%.o,$$(wildcard services/$$*/*.c)) $(LIBCOMMON)
+$(O)/bin/jiesu-%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard services/$$*/*.c))) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDLIBS)

@@ -1,0 +1,575 @@
+/*
+ * kafka.c — see kafka.h. librdkafka is bridged into libevent through queue io-events: when a
+ * queue goes from empty to non-empty librdkafka writes a byte to our pipe, the loop wakes and
+ * serves the queue with a zero timeout. Logs and errors go to the same queues (log.queue), so
+ * every callback of ours runs on the loop thread.
+ */
+#include "kafka.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    log_level_t l = level <= 3 ? LOG_ERROR : level <= 4 ? LOG_WARN : level <= 6 ? LOG_INFO
+                                                                               : LOG_DEBUG;
+    LOG_AT(l, "librdkafka", LF_STR("client", rk ? rd_kafka_name(rk) : ""), LF_STR("fac", fac),
+           LF_STR("detail", buf));
+}
+
+/* A queue bridged into the loop: pipe + persistent read event. */
+typedef struct {
+    int fds[2];
+    struct event *ev;
+} kbridge_t;
+
+static int kbridge_open(kbridge_t *b, struct event_base *base, rd_kafka_queue_t *q,
+                        event_callback_fn cb, void *arg)
+{
+    if (pipe2(b->fds, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    rd_kafka_queue_io_event_enable(q, b->fds[1], "1", 1);
+    b->ev = event_new(base, b->fds[0], EV_READ | EV_PERSIST, cb, arg);
+    if (b->ev == NULL || event_add(b->ev, NULL) != 0) return -1;
+    return 0;
+}
+
+static void kbridge_drain(kbridge_t *b)
+{
+    char buf[256];
+    while (read(b->fds[0], buf, sizeof buf) > 0) {
+    }
+}
+
+static void kbridge_close(kbridge_t *b, rd_kafka_queue_t *q)
+{
+    if (q) rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+    if (b->ev) event_free(b->ev);
+    b->ev = NULL;
+    if (b->fds[0] > 0) close(b->fds[0]);
+    if (b->fds[1] > 0) close(b->fds[1]);
+    b->fds[0] = b->fds[1] = -1;
+}
+
+static int kconf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err,
+                     size_t errlen)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka setting %s=%s: %s", k, v, e);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- producer ---------------------------------------------------------------------------- */
+
+struct kprod {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    kbridge_t bridge;
+    kprod_dr_fn dr;
+    void *dr_arg;
+    int fatal;
+    metric_t *m_sent, *m_ok, *m_fail;
+};
+
+static void kprod_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kprod_t *p = opaque;
+    (void)rk;
+    if (m->err) {
+        metric_inc(p->m_fail);
+        LOGW("kafka delivery failed", LF_STR("topic", rd_kafka_topic_name(m->rkt)),
+             LF_INT("partition", m->partition), LF_STR("error", rd_kafka_err2str(m->err)));
+    } else {
+        metric_inc(p->m_ok);
+    }
+    if (p->dr) p->dr(p->dr_arg, m->_private, m->err);
+}
+
+static void kprod_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kprod_t *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_fatal_error(rk, why, sizeof why);
+        p->fatal = 1;
+        LOGE("kafka producer fatal error", LF_STR("error", why));
+        return;
+    }
+    /* transport errors while the broker is away are expected; the client retries itself */
+    LOGW("kafka producer error", LF_STR("error", rd_kafka_err2str((rd_kafka_resp_err_t)err)),
+         LF_STR("reason", reason));
+}
+
+static void kprod_wake(evutil_socket_t fd, short what, void *arg)
+{
+    kprod_t *p = arg;
+    (void)fd;
+    (void)what;
+    kbridge_drain(&p->bridge);
+    rd_kafka_poll(p->rk, 0);
+}
+
+kprod_t *kprod_new(struct event_base *base, const char *brokers, const char *client_id,
+                   kprod_dr_fn dr, void *dr_arg, metrics_t *metrics, char *err, size_t errlen)
+{
+    kprod_t *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->bridge.fds[0] = p->bridge.fds[1] = -1;
+    p->dr = dr;
+    p->dr_arg = dr_arg;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kconf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+        kconf_set(conf, "client.id", client_id, err, errlen) ||
+        kconf_set(conf, "enable.idempotence", "true", err, errlen) ||
+        kconf_set(conf, "enable.gapless.guarantee", "true", err, errlen) ||
+        kconf_set(conf, "acks", "all", err, errlen) ||
+        kconf_set(conf, "linger.ms", "2", err, errlen) ||
+        kconf_set(conf, "compression.codec", "lz4", err, errlen) ||
+        kconf_set(conf, "message.timeout.ms", "60000", err, errlen) ||
+        kconf_set(conf, "log.queue", "true", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kprod_dr_cb);
+    rd_kafka_conf_set_error_cb(conf, kprod_error_cb);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    char e[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (p->rk == NULL) {
+        snprintf(err, errlen, "kafka producer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_set_log_queue(p->rk, p->mainq);
+    if (kbridge_open(&p->bridge, base, p->mainq, kprod_wake, p) != 0) {
+        snprintf(err, errlen, "kafka producer: cannot bridge into the loop: %s", strerror(errno));
+        kprod_free(p, 0);
+        return NULL;
+    }
+    if (metrics) {
+        p->m_sent = metrics_counter(metrics, "jiesu_kafka_produced_total", NULL,
+                                    "messages handed to the Kafka producer");
+        p->m_ok = metrics_counter(metrics, "jiesu_kafka_delivered_total", NULL,
+                                  "messages acknowledged by the broker (acks=all)");
+        p->m_fail = metrics_counter(metrics, "jiesu_kafka_delivery_failed_total", NULL,
+                                    "messages whose delivery failed");
+    }
+    return p;
+}
+
+void kprod_free(kprod_t *p, int timeout_ms)
+{
+    if (p == NULL) return;
+    if (p->rk) {
+        rd_kafka_resp_err_t fe = rd_kafka_flush(p->rk, timeout_ms);
+        if (fe != RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_outq_len(p->rk) > 0)
+            LOGW("kafka producer closing with undelivered messages",
+                 LF_INT("undelivered", rd_kafka_outq_len(p->rk)));
+        /* undelivered outbox rows stay unpublished in PostgreSQL and are sent again later */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(p->rk, 0);
+    }
+    kbridge_close(&p->bridge, p->mainq);
+    if (p->mainq) rd_kafka_queue_destroy(p->mainq);
+    if (p->rk) rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+int kprod_send(kprod_t *p, const char *topic, const void *key, size_t klen, const void *val,
+               size_t vlen, void *msg_opaque, char *err, size_t errlen)
+{
+    if (p->fatal) {
+        snprintf(err, errlen, "kafka producer is in a fatal state");
+        return -1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+        RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka produce to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    metric_inc(p->m_sent);
+    return 0;
+}
+
+void kprod_poll(kprod_t *p, int timeout_ms) { rd_kafka_poll(p->rk, timeout_ms); }
+int kprod_outq_len(kprod_t *p) { return rd_kafka_outq_len(p->rk); }
+int kprod_is_fatal(kprod_t *p) { return p->fatal; }
+rd_kafka_t *kprod_handle(kprod_t *p) { return p->rk; }
+
+int kprod_probe(kprod_t *p, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    int ok = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return ok ? 0 : -1;
+}
+
+/* ---- consumer ---------------------------------------------------------------------------- */
+
+struct kcons {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    kbridge_t bridge;
+    struct event *retry_ev;
+    struct event_base *base;
+    char *name;
+    pg_t *pg;
+    kcons_handler_fn fn;
+    void *arg;
+    int paused;       /* draining: take nothing more */
+    int backoff_ms;
+    long long applied;
+    metric_t *m_applied, *m_dup, *m_dead, *m_retry;
+};
+
+/* Starts each assigned partition from the offset PostgreSQL holds, the only offset that is
+ * written in the same transaction as the effects. */
+static void kcons_seed_offsets(kcons_t *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        char pbuf[16];
+        snprintf(pbuf, sizeof pbuf, "%d", tp->partition);
+        const char *params[] = {c->name, tp->topic, pbuf};
+        PGresult *r = NULL;
+        if (pg_query(c->pg,
+                     "SELECT next_offset FROM consumer_offsets WHERE consumer = $1 AND "
+                     "topic = $2 AND partition = $3::int",
+                     3, params, &r) != 0) {
+            /* PostgreSQL away: fall back to Kafka's committed offset; dedup keeps effects
+             * single even if that is behind. */
+            LOGW("consumer offsets unavailable, using committed offsets",
+                 LF_STR("consumer", c->name), LF_STR("error", c->pg->err));
+            tp->offset = RD_KAFKA_OFFSET_STORED;
+            continue;
+        }
+        tp->offset = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                       : RD_KAFKA_OFFSET_STORED;
+        PQclear(r);
+    }
+}
+
+static void kcons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    kcons_t *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        kcons_seed_offsets(c, parts);
+        LOGI("partitions assigned", LF_STR("consumer", c->name), LF_INT("count", parts->cnt));
+        rd_kafka_assign(rk, parts);
+    } else {
+        /* Everything processed is already durable in PostgreSQL; commit Kafka's copy too so
+         * lag monitoring stays right, then let go. */
+        rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
+        if (ce != RD_KAFKA_RESP_ERR_NO_ERROR && ce != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            LOGW("commit on revoke failed", LF_STR("consumer", c->name),
+                 LF_STR("error", rd_kafka_err2str(ce)));
+        LOGI("partitions revoked", LF_STR("consumer", c->name), LF_INT("count", parts->cnt));
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void kcons_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    kcons_t *c = opaque;
+    (void)rk;
+    LOGW("kafka consumer error", LF_STR("consumer", c->name),
+         LF_STR("error", rd_kafka_err2str((rd_kafka_resp_err_t)err)), LF_STR("reason", reason));
+}
+
+/* Extracts the envelope's event_id; 0 on success. */
+static int kcons_event_id(const rd_kafka_message_t *m, char out[64], char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
+        snprintf(err, errlen, "not a JSON envelope: %s", je.text);
+        return -1;
+    }
+    const char *id = json_string_value(json_object_get(j, "event_id"));
+    int rc = -1;
+    if (id == NULL || strlen(id) != 36) {
+        snprintf(err, errlen, "envelope has no valid event_id");
+    } else {
+        memcpy(out, id, 37);
+        rc = 0;
+    }
+    json_decref(j);
+    return rc;
+}
+
+static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char *why)
+{
+    json_t *dl = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s%}", "consumer", c->name, "topic",
+                           rd_kafka_topic_name(m->rkt), "partition", (int)m->partition,
+                           "offset", (json_int_t)m->offset, "error", why, "original",
+                           m->payload ? (const char *)m->payload : "", m->payload ? m->len : 0);
+    if (dl == NULL) /* the original is not valid UTF-8: keep its size only */
+        dl = json_pack("{s:s,s:s,s:i,s:I,s:s,s:I}", "consumer", c->name, "topic",
+                       rd_kafka_topic_name(m->rkt), "partition", (int)m->partition, "offset",
+                       (json_int_t)m->offset, "error", why, "original_bytes", (json_int_t)m->len);
+    char *txt = dl ? json_dumps(dl, JSON_COMPACT) : NULL;
+    json_decref(dl);
+    if (txt == NULL) return -1;
+    const char *params[] = {KAFKA_TOPIC_DEAD_LETTER, c->name, txt};
+    int rc = pg_query(c->pg,
+                      "INSERT INTO outbox (event_id, topic, msg_key, payload) "
+                      "VALUES (gen_random_uuid(), $1, $2, $3)",
+                      3, params, NULL);
+    free(txt);
+    metric_inc(c->m_dead);
+    LOGW("message dead-lettered", LF_STR("consumer", c->name),
+         LF_STR("topic", rd_kafka_topic_name(m->rkt)), LF_INT("partition", m->partition),
+         LF_INT("offset", m->offset), LF_STR("error", why));
+    return rc;
+}
+
+/* One message, one transaction. Returns 0 when it is done with (applied, duplicate or dead),
+ * -1 when it must be retried. */
+static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
+{
+    char event_id[64] = "", why[512] = "";
+    int bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
+    if (pg_begin(c->pg) != 0) goto retry;
+    if (!bad) {
+        const char *p[] = {c->name, event_id};
+        PGresult *r = NULL;
+        if (pg_query(c->pg,
+                     "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2::uuid) "
+                     "ON CONFLICT DO NOTHING",
+                     2, p, &r) != 0) {
+            if (c->pg->last_class == PG_PERMANENT) { /* e.g. malformed uuid */
+                snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err);
+                bad = 1;
+                pg_rollback(c->pg);
+                if (pg_begin(c->pg) != 0) goto retry;
+            } else {
+                goto retry;
+            }
+        } else {
+            int fresh = strcmp(PQcmdTuples(r), "1") == 0;
+            PQclear(r);
+            if (!fresh) {
+                metric_inc(c->m_dup);
+                LOGD("duplicate event skipped", LF_STR("consumer", c->name),
+                     LF_STR("event_id", event_id));
+            } else {
+                if (pg_query(c->pg, "SAVEPOINT handler", 0, NULL, NULL) != 0) goto retry;
+                kcons_result_t hr = c->fn(c->arg, c->pg, m, event_id, why, sizeof why);
+                if (hr == KCONS_RETRY) goto retry;
+                if (hr == KCONS_DEAD) {
+                    if (pg_query(c->pg, "ROLLBACK TO SAVEPOINT handler", 0, NULL, NULL) != 0)
+                        goto retry;
+                    bad = 1;
+                } else {
+                    metric_inc(c->m_applied);
+                    c->applied++;
+                }
+            }
+        }
+    }
+    if (bad && kcons_dead_letter(c, m, why) != 0) goto retry;
+    char part[16], next[32];
+    snprintf(part, sizeof part, "%d", m->partition);
+    snprintf(next, sizeof next, "%lld", (long long)m->offset + 1);
+    const char *po[] = {c->name, rd_kafka_topic_name(m->rkt), part, next};
+    if (pg_query(c->pg,
+                 "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
+                 "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "
+                 "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                 4, po, NULL) != 0)
+        goto retry;
+    if (pg_commit(c->pg) != 0) goto retry;
+    /* durable: now Kafka may learn about it too */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+        m->offset + 1;
+    rd_kafka_offsets_store(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    c->backoff_ms = 0;
+    return 0;
+retry:
+    LOGW("consumer will retry", LF_STR("consumer", c->name),
+         LF_STR("topic", rd_kafka_topic_name(m->rkt)), LF_INT("partition", m->partition),
+         LF_INT("offset", m->offset), LF_STR("error", c->pg->err));
+    pg_rollback(c->pg);
+    metric_inc(c->m_retry);
+    return -1;
+}
+
+static void kcons_resume(evutil_socket_t fd, short what, void *arg)
+{
+    kcons_t *c = arg;
+    (void)fd;
+    (void)what;
+    rd_kafka_topic_partition_list_t *asg = NULL;
+    if (rd_kafka_assignment(c->rk, &asg) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_resume_partitions(c->rk, asg);
+        rd_kafka_topic_partition_list_destroy(asg);
+    }
+    event_active(c->bridge.ev, EV_READ, 0);
+}
+
+static void kcons_wake(evutil_socket_t fd, short what, void *arg)
+{
+    kcons_t *c = arg;
+    (void)fd;
+    (void)what;
+    kbridge_drain(&c->bridge);
+    if (c->paused || evtimer_pending(c->retry_ev, NULL)) return;
+    /* Bounded batch per wake-up so HTTP and timers are not starved. */
+    for (int n = 0; n < 500; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (m == NULL) return;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                LOGW("kafka consume error", LF_STR("consumer", c->name),
+                     LF_STR("error", rd_kafka_message_errstr(m)));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (kcons_process(c, m) != 0) {
+            /* rewind this partition to the failed message and pause everything for a while */
+            rd_kafka_topic_partition_list_t *asg = NULL;
+            if (rd_kafka_assignment(c->rk, &asg) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                rd_kafka_pause_partitions(c->rk, asg);
+                rd_kafka_topic_partition_list_destroy(asg);
+            }
+            rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
+            rd_kafka_message_destroy(m);
+            c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
+            if (c->backoff_ms > 5000) c->backoff_ms = 5000;
+            struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+            evtimer_add(c->retry_ev, &tv);
+            return;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    event_active(c->bridge.ev, EV_READ, 0); /* more may be waiting */
+}
+
+kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *name,
+                   const char *const *topics, pg_t *pg, kcons_handler_fn fn, void *arg,
+                   metrics_t *metrics, char *err, size_t errlen)
+{
+    kcons_t *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->name = strdup(name)) == NULL) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->bridge.fds[0] = c->bridge.fds[1] = -1;
+    c->base = base;
+    c->pg = pg;
+    c->fn = fn;
+    c->arg = arg;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kconf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+        kconf_set(conf, "group.id", name, err, errlen) ||
+        kconf_set(conf, "client.id", name, err, errlen) ||
+        kconf_set(conf, "enable.auto.commit", "true", err, errlen) ||
+        kconf_set(conf, "auto.commit.interval.ms", "1000", err, errlen) ||
+        kconf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+        kconf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+        kconf_set(conf, "enable.partition.eof", "false", err, errlen) ||
+        kconf_set(conf, "log.queue", "true", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        free(c->name);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, kcons_rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, kcons_error_cb);
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_opaque(conf, c);
+    char e[512];
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (c->rk == NULL) {
+        snprintf(err, errlen, "kafka consumer %s: %s", name, e);
+        rd_kafka_conf_destroy(conf);
+        free(c->name);
+        free(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    c->q = rd_kafka_queue_get_consumer(c->rk);
+    rd_kafka_set_log_queue(c->rk, c->q);
+    c->retry_ev = evtimer_new(base, kcons_resume, c);
+    if (c->retry_ev == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
+        snprintf(err, errlen, "kafka consumer %s: cannot bridge into the loop", name);
+        kcons_free(c);
+        return NULL;
+    }
+    size_t nt = 0;
+    while (topics[nt]) nt++;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new((int)nt);
+    for (size_t i = 0; i < nt; i++)
+        rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (se != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka consumer %s: subscribe: %s", name, rd_kafka_err2str(se));
+        kcons_free(c);
+        return NULL;
+    }
+    if (metrics) {
+        char lbl[160];
+        snprintf(lbl, sizeof lbl, "consumer=\"%s\"", name);
+        c->m_applied = metrics_counter(metrics, "jiesu_consumer_applied_total", lbl,
+                                       "events applied by a consumer");
+        c->m_dup = metrics_counter(metrics, "jiesu_consumer_duplicates_total", lbl,
+                                   "events skipped because this consumer had applied them");
+        c->m_dead = metrics_counter(metrics, "jiesu_consumer_dead_letters_total", lbl,
+                                    "messages sent to the dead-letter topic");
+        c->m_retry = metrics_counter(metrics, "jiesu_consumer_retries_total", lbl,
+                                     "messages rewound for a retry");
+    }
+    return c;
+}
+
+void kcons_pause(kcons_t *c)
+{
+    if (c) c->paused = 1;
+}
+
+long long kcons_applied(const kcons_t *c) { return c->applied; }
+rd_kafka_t *kcons_handle(kcons_t *c) { return c->rk; }
+
+void kcons_free(kcons_t *c)
+{
+    if (c == NULL) return;
+    if (c->rk) {
+        /* close runs the revoke path (commit), serving callbacks on this thread */
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(c->rk);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            LOGW("kafka consumer close", LF_STR("consumer", c->name),
+                 LF_STR("error", rd_kafka_err2str(e)));
+    }
+    kbridge_close(&c->bridge, c->q);
+    if (c->retry_ev) event_free(c->retry_ev);
+    if (c->q) rd_kafka_queue_destroy(c->q);
+    if (c->rk) rd_kafka_destroy(c->rk);
+    free(c->name);
+    free(c);
+}

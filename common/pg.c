@@ -1,0 +1,276 @@
+/*
+ * pg.c — the PostgreSQL layer. See pg.h. The migrations runner lives here because it is just
+ * a careful sequence of queries: lock, read what was applied, apply what is new in order.
+ */
+#include "pg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+pg_t *pg_new(const char *dsn, const char *app)
+{
+    pg_t *pg = calloc(1, sizeof *pg);
+    if (pg == NULL) return NULL;
+    /* application_name and a statement timeout ride in the conninfo so they survive resets */
+    size_t n = strlen(dsn) + strlen(app) + 96;
+    pg->dsn = malloc(n);
+    if (pg->dsn == NULL) {
+        free(pg);
+        return NULL;
+    }
+    snprintf(pg->dsn, n, "%s application_name=%s connect_timeout=5", dsn, app);
+    pg->conn = PQconnectdb(pg->dsn);
+    if (PQstatus(pg->conn) != CONNECTION_OK)
+        snprintf(pg->err, sizeof pg->err, "%s", PQerrorMessage(pg->conn));
+    return pg;
+}
+
+void pg_free(pg_t *pg)
+{
+    if (pg == NULL) return;
+    PQfinish(pg->conn);
+    free(pg->dsn);
+    free(pg);
+}
+
+int pg_ensure(pg_t *pg)
+{
+    if (PQstatus(pg->conn) == CONNECTION_OK) return 0;
+    PQreset(pg->conn);
+    pg->in_tx = 0;
+    if (PQstatus(pg->conn) == CONNECTION_OK) {
+        LOGI("postgres reconnected", LF_NONE);
+        return 0;
+    }
+    snprintf(pg->err, sizeof pg->err, "%s", PQerrorMessage(pg->conn));
+    pg->last_class = PG_RETRY;
+    return -1;
+}
+
+static pg_class_t pg_classify(const char *st)
+{
+    if (st == NULL) return PG_RETRY; /* no SQLSTATE: the connection failed */
+    if (!strncmp(st, "08", 2) || !strcmp(st, "40001") || !strcmp(st, "40P01") ||
+        !strcmp(st, "55P03") || !strcmp(st, "57014") || !strncmp(st, "53", 2) ||
+        !strcmp(st, "57P01") || !strcmp(st, "57P02") || !strcmp(st, "57P03"))
+        return PG_RETRY;
+    if (!strcmp(st, "23505")) return PG_CONFLICT;
+    return PG_PERMANENT;
+}
+
+int pg_query_bin(pg_t *pg, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats, PGresult **res)
+{
+    if (res) *res = NULL;
+    if (!pg->in_tx && pg_ensure(pg) != 0) return -1;
+    PGresult *r = PQexecParams(pg->conn, sql, nparams, NULL, params, lengths, formats, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        pg->last_class = PG_OK;
+        pg->sqlstate[0] = '\0';
+        if (res) *res = r;
+        else PQclear(r);
+        return 0;
+    }
+    const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", code ? code : "");
+    pg->last_class = pg_classify(code);
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn);
+    snprintf(pg->err, sizeof pg->err, "%s", msg && *msg ? msg : PQerrorMessage(pg->conn));
+    size_t l = strlen(pg->err);
+    while (l && (pg->err[l - 1] == '\n' || pg->err[l - 1] == ' ')) pg->err[--l] = '\0';
+    PQclear(r);
+    if (PQstatus(pg->conn) != CONNECTION_OK) pg->in_tx = 0;
+    return -1;
+}
+
+int pg_query(pg_t *pg, const char *sql, int nparams, const char *const *params, PGresult **res)
+{
+    return pg_query_bin(pg, sql, nparams, params, NULL, NULL, res);
+}
+
+int pg_begin(pg_t *pg)
+{
+    if (pg_ensure(pg) != 0) return -1;
+    if (pg_query(pg, "BEGIN", 0, NULL, NULL) != 0) return -1;
+    pg->in_tx = 1;
+    return 0;
+}
+
+int pg_commit(pg_t *pg)
+{
+    int rc = pg_query(pg, "COMMIT", 0, NULL, NULL);
+    pg->in_tx = 0;
+    return rc;
+}
+
+void pg_rollback(pg_t *pg)
+{
+    if (PQstatus(pg->conn) == CONNECTION_OK) {
+        PGresult *r = PQexec(pg->conn, "ROLLBACK");
+        PQclear(r);
+    }
+    pg->in_tx = 0;
+}
+
+int pg_ping(pg_t *pg)
+{
+    PGresult *r = NULL;
+    if (pg_query(pg, "SELECT 1", 0, NULL, &r) != 0) return -1;
+    PQclear(r);
+    return 0;
+}
+
+void pg_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int mig_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *mig_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 16384;
+            char *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 4096, f);
+        n += r;
+        if (r < 4096) break;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+int pg_migrate(pg_t *pg, const char *dir, int *applied, char *err, size_t errlen)
+{
+    *applied = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        snprintf(err, errlen, "migrations folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < JS_ARRAY_LEN(names)) {
+        size_t l = strlen(de->d_name);
+        if (l > 9 && !strcmp(de->d_name + l - 4, ".sql") && de->d_name[4] == '_' &&
+            strspn(de->d_name, "0123456789") == 4)
+            names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], mig_cmp);
+    int rc = -1;
+    PGresult *res = NULL;
+    char *sql = NULL;
+
+    if (pg_ensure(pg) != 0) {
+        snprintf(err, errlen, "cannot connect to PostgreSQL: %s", pg->err);
+        goto out;
+    }
+    /* One runner at a time across every daemon that starts at once. */
+    if (pg_query(pg, "SELECT pg_advisory_lock(727001)", 0, NULL, NULL) != 0 ||
+        pg_query(pg,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, "
+                 "name text NOT NULL, checksum text NOT NULL, "
+                 "applied_at timestamptz NOT NULL DEFAULT now())",
+                 0, NULL, NULL) != 0) {
+        snprintf(err, errlen, "migrations: %s", pg->err);
+        goto unlock;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[4096], version[8], sum[65];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(version, sizeof version, "%.4s", names[i]);
+        size_t len = 0;
+        free(sql);
+        sql = mig_read(path, &len);
+        if (sql == NULL) {
+            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            goto unlock;
+        }
+        pg_sha256_hex(sql, len, sum);
+        const char *p1[] = {version};
+        if (pg_query(pg, "SELECT checksum FROM schema_migrations WHERE version = $1::int", 1, p1,
+                     &res) != 0) {
+            snprintf(err, errlen, "migrations: %s", pg->err);
+            goto unlock;
+        }
+        if (PQntuples(res) == 1) {
+            if (strcmp(PQgetvalue(res, 0, 0), sum) != 0) {
+                snprintf(err, errlen,
+                         "%s: already applied with different content (checksum %s, file %s); "
+                         "add a new migration instead of editing an applied one",
+                         path, PQgetvalue(res, 0, 0), sum);
+                goto unlock;
+            }
+            PQclear(res);
+            res = NULL;
+            continue;
+        }
+        PQclear(res);
+        res = NULL;
+        if (pg_begin(pg) != 0) {
+            snprintf(err, errlen, "migrations: %s", pg->err);
+            goto unlock;
+        }
+        /* Simple-query protocol: a migration file holds many statements and no parameters. */
+        PGresult *r = PQexec(pg->conn, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "%s: %s", path, PQresultErrorMessage(r));
+            size_t l = strlen(err);
+            while (l && err[l - 1] == '\n') err[--l] = '\0';
+            PQclear(r);
+            pg_rollback(pg);
+            goto unlock;
+        }
+        PQclear(r);
+        const char *p3[] = {version, names[i], sum};
+        if (pg_query(pg, "INSERT INTO schema_migrations (version, name, checksum) "
+                         "VALUES ($1::int, $2, $3)", 3, p3, NULL) != 0 ||
+            pg_commit(pg) != 0) {
+            snprintf(err, errlen, "%s: %s", path, pg->err);
+            pg_rollback(pg);
+            goto unlock;
+        }
+        (*applied)++;
+        LOGI("migration applied", LF_STR("file", names[i]));
+    }
+    rc = 0;
+unlock:
+    if (pg_query(pg, "SELECT pg_advisory_unlock(727001)", 0, NULL, NULL) != 0 && rc == 0) {
+        snprintf(err, errlen, "migrations: %s", pg->err);
+        rc = -1;
+    }
+out:
+    PQclear(res);
+    free(sql);
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * pg.h — PostgreSQL access: one connection, parameterised queries only, transactions, error
+ * classes, reconnection and the migrations runner.
+ *
+ * Every query goes through pg_query with $n parameters (text format); there is no function
+ * that splices values into SQL. Errors are classed by SQLSTATE so callers can act on them:
+ * retriable (connection lost, serialization failure, deadlock, lock/statement timeout),
+ * conflict (unique violation — often "already done" for idempotent writes), or permanent.
+ * Calls are synchronous; each daemon keeps its queries short and bounded by statement_timeout.
+ */
+#ifndef JIESU_PG_H
+#define JIESU_PG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "compat.h"
+
+typedef enum { PG_OK = 0, PG_RETRY, PG_CONFLICT, PG_PERMANENT } pg_class_t;
+
+typedef struct pg {
+    PGconn *conn;
+    char *dsn;
+    int in_tx;
+    pg_class_t last_class;
+    char sqlstate[6];
+    char err[512];
+} pg_t;
+
+/* Connects (application_name set to app). Returns NULL only on allocation failure: a failed
+ * connection is kept and retried by pg_ensure, and pg->err says why. */
+pg_t *pg_new(const char *dsn, const char *app);
+void pg_free(pg_t *pg);
+
+/* Reconnects if the connection is down. 0 when usable. */
+int pg_ensure(pg_t *pg) JS_MUST_CHECK;
+
+/* Runs sql with nparams text parameters (NULL = SQL NULL). On success returns 0 and, if res is
+ * not NULL, hands over the result (caller PQclear's it). On failure returns -1 with
+ * pg->last_class / pg->sqlstate / pg->err set. */
+int pg_query(pg_t *pg, const char *sql, int nparams, const char *const *params,
+             PGresult **res) JS_MUST_CHECK;
+
+/* The same with explicit per-parameter lengths and formats (binary bytea parameters). */
+int pg_query_bin(pg_t *pg, const char *sql, int nparams, const char *const *params,
+                 const int *lengths, const int *formats, PGresult **res) JS_MUST_CHECK;
+
+int pg_begin(pg_t *pg) JS_MUST_CHECK;
+int pg_commit(pg_t *pg) JS_MUST_CHECK;
+void pg_rollback(pg_t *pg); /* best effort; a lost connection rolls back by itself */
+
+/* SELECT 1 with the connection as it is; 0 if the server answered. */
+int pg_ping(pg_t *pg) JS_MUST_CHECK;
+
+/* Applies every deploy/migrations/NNNN_name.sql not yet applied, in order, each in its own
+ * transaction, under an advisory lock so concurrent starters wait for each other. A file whose
+ * content changed after it was applied is an error naming it. applied receives the count. */
+int pg_migrate(pg_t *pg, const char *dir, int *applied, char *err, size_t errlen) JS_MUST_CHECK;
+
+/* Hex of a SHA-256 digest; out must hold 65 bytes. */
+void pg_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

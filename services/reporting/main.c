@@ -1,0 +1,34 @@
+/*
+ * jiesu-reporting — maintains read models, measures, bulletins, ledgers and tracking (issue 7).
+ *
+ * This file holds only the boot wiring: the config table and the daemon spec. The shared boot
+ * sequence (config, logging, loop, PostgreSQL and migrations, Redis, Kafka, HTTP with
+ * /healthz /readyz /metrics, the outbox relay, shutdown) is daemon_main in common/daemon.c.
+ * The service's own work arrives with its issue; until then it serves only the shared parts
+ * and does not pretend to do more.
+ */
+#include <stdlib.h>
+
+#include "config.h"
+#include "daemon.h"
+
+typedef struct {
+    cfg_common_t common;
+} reporting_config_t;
+
+static const cfg_entry_t reporting_entries[] = {
+    CFG_COMMON_ENTRIES(reporting_config_t, "8085"),
+};
+
+static const cfg_table_t reporting_table = {reporting_entries, JS_ARRAY_LEN(reporting_entries)};
+
+int main(int argc, char **argv)
+{
+    reporting_config_t cfg = {0};
+    daemon_spec_t spec = {
+        .name = "reporting",
+        .table = &reporting_table,
+        .cfg = &cfg,
+    };
+    return daemon_main(&spec, argc, argv);
+}
