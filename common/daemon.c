@@ -72,7 +72,9 @@ static void daemon_health_tick(evutil_socket_t fd, short what, void *arg)
     int now = d->pg_ok && d->redis_ok && d->kafka_ok;
     if (was != now)
         LOGI(now ? "ready" : "not ready", LF_INT("postgres", d->pg_ok),
-             LF_INT("redis", d->redis_ok), LF_INT("kafka", d->kafka_ok));
+             LF_INT("redis", d->redis_ok), LF_INT("kafka", d->kafka_ok),
+             d->pg_ok ? LF_NONE : LF_STR("postgres_error", d->pg->err),
+             d->redis_ok ? LF_NONE : LF_STR("redis_error", d->redis->err));
 }
 
 static void h_healthz(http_req_t *r, void *arg)
@@ -131,8 +133,15 @@ static void daemon_signal(evutil_socket_t sig, short what, void *arg)
     daemon_t *d = arg;
     (void)what;
     if (d->state != DAEMON_RUNNING) {
-        LOGW("second signal: exiting at once", LF_INT("signal", sig));
-        _exit(1);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        /* One kill can arrive twice (timeout(1) signals the child and its process group):
+         * only a signal sent after the first had a moment to act counts as "second". */
+        if (now.tv_sec - d->drain_started.tv_sec >= 1) {
+            LOGW("second signal: exiting at once", LF_INT("signal", sig));
+            _exit(1);
+        }
+        return;
     }
     d->state = DAEMON_DRAINING;
     metric_set(d->m_draining, 1);

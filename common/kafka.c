@@ -37,6 +37,9 @@ static int kbridge_open(kbridge_t *b, struct event_base *base, rd_kafka_queue_t 
     rd_kafka_queue_io_event_enable(q, b->fds[1], "1", 1);
     b->ev = event_new(base, b->fds[0], EV_READ | EV_PERSIST, cb, arg);
     if (b->ev == NULL || event_add(b->ev, NULL) != 0) return -1;
+    /* librdkafka writes only when the queue goes from empty to non-empty: anything queued
+     * before io events were enabled (start-up log lines) would never wake us. Serve once now. */
+    event_active(b->ev, EV_READ, 0);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * metrics.c — Prometheus text exposition (version 0.0.4) of a linked list of metrics.
- * Families are emitted in registration order, with HELP/TYPE once per name.
+ * Families are emitted in the order their first member was registered, each as one group with
+ * HELP/TYPE once, as scrapers require.
  */
 #include "metrics.h"
 
@@ -122,39 +123,60 @@ static const char *metrics_type(metric_kind_t k)
     return k == METRIC_COUNTER ? "counter" : k == METRIC_GAUGE ? "gauge" : "histogram";
 }
 
+/* HELP text may hold only two escapes, \\ and \n; anything else raw would break the line. */
+static void mb_help(mbuf_t *b, const char *help)
+{
+    for (const char *p = help; *p;) {
+        size_t n = strcspn(p, "\\\n");
+        mb_printf(b, "%.*s", (int)n, p);
+        p += n;
+        if (*p) mb_printf(b, "%s", *p++ == '\n' ? "\\n" : "\\\\");
+    }
+}
+
+static void metrics_render_one(mbuf_t *b, const metric_t *x)
+{
+    const char *l = x->labels ? x->labels : "";
+    const char *lb = *l ? "{" : "", *rb = *l ? "}" : "";
+    switch (x->kind) {
+    case METRIC_COUNTER:
+        mb_printf(b, "%s%s%s%s %lld\n", x->name, lb, l, rb, (long long)atomic_load(&x->count));
+        break;
+    case METRIC_GAUGE:
+        mb_printf(b, "%s%s%s%s %lld\n", x->name, lb, l, rb, (long long)atomic_load(&x->gauge));
+        break;
+    case METRIC_HISTOGRAM: {
+        const char *sep = *l ? "," : "";
+        for (size_t i = 0; i < x->nbuckets; i++)
+            mb_printf(b, "%s_bucket{%s%sle=\"%g\"} %lld\n", x->name, l, sep, x->bounds[i],
+                      x->buckets[i]);
+        mb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", x->name, l, sep,
+                  (long long)atomic_load(&x->count));
+        mb_printf(b, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lld\n", x->name, lb, l, rb, x->sum,
+                  x->name, lb, l, rb, (long long)atomic_load(&x->count));
+        break;
+    }
+    }
+}
+
 char *metrics_render(const metrics_t *m)
 {
     mbuf_t b = {malloc(4096), 0, 4096, 0};
     if (b.p == NULL) return NULL;
     b.p[0] = '\0';
     for (const metric_t *x = m->head; x; x = x->next) {
+        /* The text format wants all samples of a family in one group, but label sets of a
+         * family are often registered late (a topic seen for the first time), after other
+         * families: so a family is rendered whole where its first member was registered. */
         int first = 1;
-        for (const metric_t *y = m->head; y != x; y = y->next)
+        for (const metric_t *y = m->head; y != x && first; y = y->next)
             if (!strcmp(y->name, x->name)) first = 0;
-        if (first)
-            mb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", x->name, x->help, x->name,
-                      metrics_type(x->kind));
-        const char *l = x->labels ? x->labels : "";
-        const char *lb = *l ? "{" : "", *rb = *l ? "}" : "";
-        switch (x->kind) {
-        case METRIC_COUNTER:
-            mb_printf(&b, "%s%s%s%s %lld\n", x->name, lb, l, rb, (long long)atomic_load(&x->count));
-            break;
-        case METRIC_GAUGE:
-            mb_printf(&b, "%s%s%s%s %lld\n", x->name, lb, l, rb, (long long)atomic_load(&x->gauge));
-            break;
-        case METRIC_HISTOGRAM: {
-            const char *sep = *l ? "," : "";
-            for (size_t i = 0; i < x->nbuckets; i++)
-                mb_printf(&b, "%s_bucket{%s%sle=\"%g\"} %lld\n", x->name, l, sep, x->bounds[i],
-                          x->buckets[i]);
-            mb_printf(&b, "%s_bucket{%s%sle=\"+Inf\"} %lld\n", x->name, l, sep,
-                      (long long)atomic_load(&x->count));
-            mb_printf(&b, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lld\n", x->name, lb, l, rb, x->sum,
-                      x->name, lb, l, rb, (long long)atomic_load(&x->count));
-            break;
-        }
-        }
+        if (!first) continue;
+        mb_printf(&b, "# HELP %s ", x->name);
+        mb_help(&b, x->help);
+        mb_printf(&b, "\n# TYPE %s %s\n", x->name, metrics_type(x->kind));
+        for (const metric_t *y = x; y; y = y->next)
+            if (!strcmp(y->name, x->name)) metrics_render_one(&b, y);
     }
     if (b.oom) {
         free(b.p);

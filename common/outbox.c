@@ -59,6 +59,7 @@ static void relay_lose_leadership(outbox_relay_t *r, const char *why)
     /* dropping the session releases the advisory lock if the server still holds it */
     PQfinish(r->pg->conn);
     r->pg->conn = PQconnectdb(r->pg->dsn);
+    r->pg->in_tx = 0;
 }
 
 static void relay_dr(void *arg, void *opaque, rd_kafka_resp_err_t err);

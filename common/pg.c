@@ -13,6 +13,17 @@
 
 #include "log.h"
 
+/* Server notices ("relation already exists, skipping") go to the JSON log, not raw stderr. */
+static void pg_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    char m[512];
+    snprintf(m, sizeof m, "%s", msg);
+    size_t l = strlen(m);
+    while (l && m[l - 1] == '\n') m[--l] = '\0';
+    LOGD("postgres notice", LF_STR("notice", m));
+}
+
 pg_t *pg_new(const char *dsn, const char *app)
 {
     pg_t *pg = calloc(1, sizeof *pg);
@@ -26,6 +37,7 @@ pg_t *pg_new(const char *dsn, const char *app)
     }
     snprintf(pg->dsn, n, "%s application_name=%s connect_timeout=5", dsn, app);
     pg->conn = PQconnectdb(pg->dsn);
+    PQsetNoticeProcessor(pg->conn, pg_notice, NULL);
     if (PQstatus(pg->conn) != CONNECTION_OK)
         snprintf(pg->err, sizeof pg->err, "%s", PQerrorMessage(pg->conn));
     return pg;
@@ -42,7 +54,7 @@ void pg_free(pg_t *pg)
 int pg_ensure(pg_t *pg)
 {
     if (PQstatus(pg->conn) == CONNECTION_OK) return 0;
-    PQreset(pg->conn);
+    PQreset(pg->conn); /* keeps the notice processor */
     pg->in_tx = 0;
     if (PQstatus(pg->conn) == CONNECTION_OK) {
         LOGI("postgres reconnected", LF_NONE);

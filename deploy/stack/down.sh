@@ -24,7 +24,7 @@ if [ ! -d "$STACK_DIR" ]; then
 fi
 stack_lock
 
-uniq_pids() { tr ' ' '\n' | grep -E '^[0-9]+$' | sort -un | tr '\n' ' '; }
+uniq_pids() { tr ' ' '\n' | { grep -E '^[0-9]+$' || true; } | sort -un | tr '\n' ' '; }
 
 # --- Kafka ------------------------------------------------------------------------------------
 pids=$( { kafka_pid; echo; kafka_strays; } | uniq_pids)
@@ -73,6 +73,9 @@ for p in $(pg_strays); do
     kill -INT "$p" 2>/dev/null || true
     stop_pid "$p" 30 postgres || true
 done
+
+# the env file describes a running stack; up.sh writes it again
+rm -f "$ENV_FILE"
 
 # --- purge ------------------------------------------------------------------------------------
 if [ $purge = 1 ]; then

@@ -111,6 +111,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 
+# after a crash (kill -9) the controller keeps the dead incarnation registered until its
+# session expires, and the restarted broker waits for that: keep it short (default 9 s)
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
+
 # a 2-core box: few threads
 num.network.threads=2
 num.io.threads=4
@@ -140,6 +145,7 @@ kafka_start() {
     # shellcheck disable=SC2016
     (
         cd "$KAFKA_DIR"
+        exec 8>&-   # the stack lock must not live on in the broker
         exec setsid "$java" -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" \
             -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
             -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
@@ -241,7 +247,7 @@ pg_start() {
     fi
     pg_write_config
     # setsid: the server outlives this terminal's Ctrl-C
-    if ! as_pg setsid "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 90 -s start </dev/null; then
+    if ! as_pg setsid "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 90 -s start </dev/null 8>&-; then
         tail -n 20 "$PG_LOG" >&2 || true
         die "postgres: pg_ctl start failed (log: $PG_LOG)"
     fi
@@ -310,7 +316,7 @@ else
     redis_write_config
     rm -f "$REDIS_PIDFILE"
     redis_started=1
-    if ! (cd "$REDIS_DIR/data" && redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_LOG" 2>&1); then
+    if ! (cd "$REDIS_DIR/data" && redis-server "$REDIS_DIR/redis.conf" </dev/null >>"$REDIS_LOG" 2>&1 8>&-); then
         tail -n 20 "$REDIS_LOG" >&2 || true
         die "redis: redis-server failed to start (log: $REDIS_LOG)"
     fi
