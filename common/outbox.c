@@ -57,9 +57,7 @@ static void relay_lose_leadership(outbox_relay_t *r, const char *why)
     r->leader = 0;
     metric_set(r->m_leader, 0);
     /* dropping the session releases the advisory lock if the server still holds it */
-    PQfinish(r->pg->conn);
-    r->pg->conn = PQconnectdb(r->pg->dsn);
-    r->pg->in_tx = 0;
+    if (pg_reconnect(r->pg) != 0) LOGW("outbox relay reconnect failed", LF_STR("error", r->pg->err));
 }
 
 static void relay_dr(void *arg, void *opaque, rd_kafka_resp_err_t err);

@@ -51,6 +51,18 @@ void pg_free(pg_t *pg)
     free(pg);
 }
 
+int pg_reconnect(pg_t *pg)
+{
+    PQfinish(pg->conn);
+    pg->in_tx = 0;
+    pg->conn = PQconnectdb(pg->dsn);
+    PQsetNoticeProcessor(pg->conn, pg_notice, NULL);
+    if (PQstatus(pg->conn) == CONNECTION_OK) return 0;
+    snprintf(pg->err, sizeof pg->err, "%s", PQerrorMessage(pg->conn));
+    pg->last_class = PG_RETRY;
+    return -1;
+}
+
 int pg_ensure(pg_t *pg)
 {
     if (PQstatus(pg->conn) == CONNECTION_OK) return 0;

@@ -32,6 +32,9 @@ typedef struct pg {
 pg_t *pg_new(const char *dsn, const char *app);
 void pg_free(pg_t *pg);
 
+/* Drops the session (and so its advisory locks) and opens a new one. 0 when usable. */
+int pg_reconnect(pg_t *pg) JS_MUST_CHECK;
+
 /* Reconnects if the connection is down. 0 when usable. */
 int pg_ensure(pg_t *pg) JS_MUST_CHECK;
 
