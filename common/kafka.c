@@ -501,6 +501,9 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
         kconf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
         kconf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
         kconf_set(conf, "enable.partition.eof", "false", err, errlen) ||
+        /* a crashed member's partitions move to the survivors after 10 s, not 45 s */
+        kconf_set(conf, "session.timeout.ms", "10000", err, errlen) ||
+        kconf_set(conf, "heartbeat.interval.ms", "1000", err, errlen) ||
         kconf_set(conf, "log.queue", "true", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(c->name);
