@@ -245,7 +245,7 @@ static bool credit_code_valid(const char *s, size_t len)
 
 static bool region_code_valid(const char *s, size_t len)
 {
-    if (len != 6 && len != 9)
+    if (len != 6 && len != 9 && len != 12)
         return false;
     for (size_t i = 0; i < len; i++)
         if (!is_digit(s[i]))
@@ -378,7 +378,7 @@ static const char *format_hint(event_format_t fmt)
     case EVENT_FORMAT_CREDIT_CODE:
         return "must be an 18-character unified social credit code (统一社会信用代码)";
     case EVENT_FORMAT_REGION_CODE:
-        return "must be a 6- or 9-digit administrative division code";
+        return "must be a 6-, 9- or 12-digit administrative division code";
     case EVENT_FORMAT_CASE_NO:
         return "must be a case number of 6..32 characters 0-9, A-Z and '-' (not first)";
     case EVENT_FORMAT_NONE:
@@ -397,7 +397,7 @@ const char *event_format_pattern(event_format_t format)
     case EVENT_FORMAT_CREDIT_CODE:
         return "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$";
     case EVENT_FORMAT_REGION_CODE:
-        return "^[0-9]{6}([0-9]{3})?$";
+        return "^[0-9]{6}([0-9]{3}([0-9]{3})?)?$";
     case EVENT_FORMAT_CASE_NO:
         return "^[0-9A-Z][0-9A-Z-]{5,31}$";
     case EVENT_FORMAT_NONE:
@@ -627,7 +627,7 @@ static int field_decode(const event_field_t *f, const json_t *v, void *obj, cons
 {
     const char *s;
     size_t len;
-    int e;
+    int e = 0;
 
     switch (f->kind) {
     case EVENT_FIELD_TEXT: {
@@ -1451,7 +1451,7 @@ static int actor_decode(const json_t *v, event_actor_t *a, char *err, size_t err
     const json_t *pid, *role, *name;
     const char *s;
     size_t len;
-    int r;
+    int r = 0;
 
     if (!json_is_object(v)) {
         err_set(err, errlen, "actor: must be an object");
@@ -1474,7 +1474,7 @@ static int actor_decode(const json_t *v, event_actor_t *a, char *err, size_t err
     if ((name = required(v, "name", "actor.name", err, errlen)) == NULL ||
         check_text("actor.name", name, 1, EVENT_ACTOR_NAME_MAX, &s, &len, err, errlen))
         return -1;
-    memcpy(a->name, s, len + 1); /* 64 code points fit in 256 bytes */
+    memcpy(a->name, s, len + 1); /* 200 code points fit in 801 bytes */
     return 0;
 }
 
@@ -1571,7 +1571,8 @@ static int envelope_decode(const json_t *root, event_t *out, char *err, size_t e
         err_set(err, errlen, "type: must be a string naming an event type");
         goto fail;
     }
-    out->type = event_type_from_name(json_string_value(v));
+    out->type = strlen(json_string_value(v)) == json_string_length(v) ? event_type_from_name(json_string_value(v))
+                                                                      : EVENT_TYPE_NONE;
     if ((d = event_type_desc(out->type)) == NULL) {
         err_set(err, errlen, "type: unknown event type \"%.64s\"", json_string_value(v));
         goto fail;

@@ -39,9 +39,9 @@
 #define EVENT_UUID_SIZE 37        /* 36 characters, lowercase, + NUL */
 #define EVENT_TIME_SIZE 36        /* "YYYY-MM-DDTHH:MM:SS.fffffffff+hh:mm" + NUL */
 #define EVENT_CREDIT_CODE_SIZE 19 /* 统一社会信用代码, 18 characters + NUL */
-#define EVENT_REGION_CODE_SIZE 10 /* 6 or 9 digits + NUL */
+#define EVENT_REGION_CODE_SIZE 13 /* 6, 9 or 12 digits + NUL */
 #define EVENT_CASE_NO_SIZE 33     /* 6..32 characters + NUL */
-#define EVENT_ACTOR_NAME_MAX 64   /* code points */
+#define EVENT_ACTOR_NAME_MAX 200  /* code points (principals.name allows 200) */
 #define EVENT_ACTOR_NAME_SIZE (EVENT_ACTOR_NAME_MAX * 4 + 1)
 #define EVENT_KEY_SIZE 37         /* enough for a case_id or a decimal unit id */
 
@@ -592,7 +592,7 @@ typedef struct { /* card.issued */
 typedef struct {
     int64_t principal_id;                       /* 0 = none (JSON null): the system */
     event_role_t role;
-    char name[EVENT_ACTOR_NAME_SIZE];           /* 1..64 code points */
+    char name[EVENT_ACTOR_NAME_SIZE];           /* 1..200 code points */
 } event_actor_t;
 
 typedef struct {
@@ -653,7 +653,7 @@ typedef enum {
     EVENT_FORMAT_UUID,        /* lowercase 8-4-4-4-12 hex */
     EVENT_FORMAT_DATE_TIME,   /* RFC 3339 with an offset (Z or +hh:mm) */
     EVENT_FORMAT_CREDIT_CODE, /* 统一社会信用代码 alphabet, 18 characters */
-    EVENT_FORMAT_REGION_CODE, /* 6 or 9 digits */
+    EVENT_FORMAT_REGION_CODE, /* 6, 9 or 12 digits */
     EVENT_FORMAT_CASE_NO      /* [0-9A-Z][0-9A-Z-]{5,31} */
 } event_format_t;
 
