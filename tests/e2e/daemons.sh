@@ -64,6 +64,10 @@ check "--dump-config: command line beats file" grep -q '^http_port = 18097$' <<<
 check "--dump-config: environment beats file" grep -q '^log_level = error$' <<<"$out"
 check "--dump-config masks the database password" test -z "$(grep 'password=jiesu' <<<"$out")"
 rm -f "$cfg"
+for d in intake dispatcher deadline-watcher revisit reporting; do
+  "$JIESU_BIN/jiesu-$d" --config "deploy/config/$d.conf" --dump-config >/dev/null 2>&1
+  check "the annotated example deploy/config/$d.conf loads" test $? = 0
+done
 
 # clean shutdown: SIGTERM → drain → exit 0, consumers/producers closed, no leaks
 for d in intake dispatcher deadline-watcher revisit reporting; do kill -TERM "${PIDOF[$d]}"; done
