@@ -46,7 +46,7 @@ UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
 
-.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps
+.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps bench-outbox
 all: $(LIBCOMMON) $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS) bin-link
 
 # bin/ points at the binaries of the last build flavour, so scripts call bin/jiesuctl etc.
@@ -118,6 +118,12 @@ e2e: all
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)deploy/demo/demo.sh
+
+# --- benchmarks (release build, real stack) ---------------------------------------------------
+bench-outbox: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)deploy/stack/up.sh
+	$(Q)bench/outbox.sh
 
 clean:
 	rm -rf build bin
