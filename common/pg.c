@@ -143,6 +143,141 @@ void pg_rollback(pg_t *pg)
     pg->in_tx = 0;
 }
 
+typedef struct {
+    char *sql;
+    int nparams;
+    char **params;
+} pg_stmt_t;
+
+struct pg_batch {
+    pg_stmt_t *stmts;
+    size_t n, cap;
+};
+
+pg_batch_t *pg_batch_new(void) { return calloc(1, sizeof(pg_batch_t)); }
+
+static void pg_batch_clear(pg_batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->stmts[i].sql);
+        for (int k = 0; k < b->stmts[i].nparams; k++) free(b->stmts[i].params[k]);
+        free(b->stmts[i].params);
+    }
+    b->n = 0;
+}
+
+void pg_batch_free(pg_batch_t *b)
+{
+    if (b == NULL) return;
+    pg_batch_clear(b);
+    free(b->stmts);
+    free(b);
+}
+
+size_t pg_batch_len(const pg_batch_t *b) { return b->n; }
+
+int pg_batch_add(pg_batch_t *b, const char *sql, int nparams, const char *const *params)
+{
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 16;
+        pg_stmt_t *ns = realloc(b->stmts, ncap * sizeof *ns);
+        if (ns == NULL) return -1;
+        b->stmts = ns;
+        b->cap = ncap;
+    }
+    pg_stmt_t *st = &b->stmts[b->n];
+    memset(st, 0, sizeof *st);
+    st->sql = strdup(sql);
+    st->params = nparams ? calloc((size_t)nparams, sizeof(char *)) : NULL;
+    if (st->sql == NULL || (nparams && st->params == NULL)) goto oom;
+    st->nparams = nparams;
+    for (int k = 0; k < nparams; k++)
+        if (params[k] && (st->params[k] = strdup(params[k])) == NULL) goto oom;
+    b->n++;
+    return 0;
+oom:
+    free(st->sql);
+    for (int k = 0; k < nparams && st->params; k++) free(st->params[k]);
+    free(st->params);
+    return -1;
+}
+
+int pg_batch_run(pg_t *pg, pg_batch_t *b, PGresult **results)
+{
+    int rc = -1;
+    size_t failed = b->n;
+    if (results)
+        for (size_t i = 0; i < b->n; i++) results[i] = NULL;
+    if (b->n == 0) return 0;
+    if (pg_ensure(pg) != 0) goto out;
+    if (PQenterPipelineMode(pg->conn) != 1) {
+        snprintf(pg->err, sizeof pg->err, "cannot enter pipeline mode: %s", PQerrorMessage(pg->conn));
+        pg->last_class = PG_PERMANENT;
+        goto out;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const pg_stmt_t *st = &b->stmts[i];
+        if (PQsendQueryParams(pg->conn, st->sql, st->nparams, NULL,
+                              (const char *const *)st->params, NULL, NULL, 0) != 1) {
+            snprintf(pg->err, sizeof pg->err, "batch statement %zu: %s", i, PQerrorMessage(pg->conn));
+            pg->last_class = PG_RETRY;
+            failed = i;
+            break;
+        }
+    }
+    if (PQpipelineSync(pg->conn) != 1) {
+        snprintf(pg->err, sizeof pg->err, "batch sync: %s", PQerrorMessage(pg->conn));
+        pg->last_class = PG_RETRY;
+    }
+    /* Collect: one result (then NULL) per statement, then the sync marker. */
+    rc = failed == b->n ? 0 : -1;
+    for (size_t i = 0; i < b->n; i++) {
+        PGresult *r = PQgetResult(pg->conn);
+        if (r == NULL) break; /* the connection broke */
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) { /* statements after a send failure never went out */
+            PQclear(r);
+            goto synced;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0) {
+            const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", code ? code : "");
+            pg->last_class = st == PGRES_PIPELINE_ABORTED ? PG_PERMANENT : pg_classify(code);
+            snprintf(pg->err, sizeof pg->err, "batch statement %zu: %s", i, PQresultErrorMessage(r));
+            size_t l = strlen(pg->err);
+            while (l && pg->err[l - 1] == '\n') pg->err[--l] = '\0';
+            rc = -1;
+        }
+        if (results) results[i] = r;
+        else PQclear(r);
+        PGresult *end = PQgetResult(pg->conn); /* the NULL that ends this statement */
+        PQclear(end);
+    }
+    for (;;) { /* up to and including the sync marker */
+        PGresult *r = PQgetResult(pg->conn);
+        if (r == NULL) break;
+        int sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (sync) break;
+    }
+synced:
+    if (PQexitPipelineMode(pg->conn) != 1) {
+        snprintf(pg->err, sizeof pg->err, "cannot leave pipeline mode: %s", PQerrorMessage(pg->conn));
+        rc = -1;
+    }
+    if (rc == 0) pg->last_class = PG_OK;
+    /* A failure inside BEGIN … COMMIT leaves the block aborted but open: close it, so the
+     * connection is clean and nothing of the batch stays. */
+    if (rc != 0 && PQtransactionStatus(pg->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(pg->conn, "ROLLBACK");
+        PQclear(r);
+        pg->in_tx = 0;
+    }
+out:
+    pg_batch_clear(b);
+    return rc;
+}
+
 int pg_ping(pg_t *pg)
 {
     PGresult *r = NULL;

@@ -52,6 +52,22 @@ int pg_begin(pg_t *pg) JS_MUST_CHECK;
 int pg_commit(pg_t *pg) JS_MUST_CHECK;
 void pg_rollback(pg_t *pg); /* best effort; a lost connection rolls back by itself */
 
+/* Batching: statements queued with pg_batch_add are sent in one round trip (libpq pipeline
+ * mode) by pg_batch_run, which waits for every result. Queue BEGIN first and COMMIT last to
+ * make the batch one transaction: a failing statement then aborts the rest, and nothing of
+ * the batch is stored (a failed batch never leaves a transaction open). Parameters are copied
+ * at add time. */
+typedef struct pg_batch pg_batch_t;
+pg_batch_t *pg_batch_new(void);
+void pg_batch_free(pg_batch_t *b);
+int pg_batch_add(pg_batch_t *b, const char *sql, int nparams,
+                 const char *const *params) JS_MUST_CHECK;
+size_t pg_batch_len(const pg_batch_t *b);
+/* 0 when every statement succeeded. results (optional, pg_batch_len entries) receives each
+ * statement's result, NULL for those not run; the caller PQclear's them. On failure
+ * pg->err names the failing statement's index and error. The batch is emptied either way. */
+int pg_batch_run(pg_t *pg, pg_batch_t *b, PGresult **results) JS_MUST_CHECK;
+
 /* SELECT 1 with the connection as it is; 0 if the server answered. */
 int pg_ping(pg_t *pg) JS_MUST_CHECK;
 

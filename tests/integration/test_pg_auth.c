@@ -91,6 +91,48 @@ static void test_parameters_and_error_classes(void **state)
     assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_u"), 1);
 }
 
+static void test_batch_one_round_trip(void **state)
+{
+    (void)state;
+    assert_int_equal(pg_query(pg, "CREATE TEMP TABLE itest_b (k int PRIMARY KEY, v text)", 0, NULL, NULL), 0);
+    pg_batch_t *b = pg_batch_new();
+    assert_non_null(b);
+    assert_int_equal(pg_batch_add(b, "BEGIN", 0, NULL), 0);
+    for (int i = 0; i < 1000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", i);
+        const char *p[] = {k, "企业诉求"};
+        assert_int_equal(pg_batch_add(b, "INSERT INTO itest_b VALUES ($1::int, $2)", 2, p), 0);
+    }
+    assert_int_equal(pg_batch_add(b, "SELECT count(*) FROM itest_b", 0, NULL), 0);
+    assert_int_equal(pg_batch_add(b, "COMMIT", 0, NULL), 0);
+    size_t n = pg_batch_len(b);
+    PGresult **res = calloc(n, sizeof *res);
+    assert_int_equal(pg_batch_run(pg, b, res), 0);
+    assert_string_equal(PQgetvalue(res[1001], 0, 0), "1000");
+    for (size_t i = 0; i < n; i++) PQclear(res[i]);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_b"), 1000);
+
+    /* statement 500 of the next batch collides: nothing of it is stored, the error names it,
+     * and the connection is clean afterwards */
+    assert_int_equal(pg_batch_add(b, "BEGIN", 0, NULL), 0);
+    for (int i = 1000; i < 2000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", i == 1500 ? 7 : i);
+        const char *p[] = {k, "x"};
+        assert_int_equal(pg_batch_add(b, "INSERT INTO itest_b VALUES ($1::int, $2)", 2, p), 0);
+    }
+    assert_int_equal(pg_batch_add(b, "COMMIT", 0, NULL), 0);
+    assert_int_equal(pg_batch_run(pg, b, NULL), -1);
+    assert_non_null(strstr(pg->err, "batch statement 501"));
+    assert_int_equal(pg->last_class, PG_CONFLICT);
+    assert_int_equal(PQtransactionStatus(pg->conn), PQTRANS_IDLE);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_b"), 1000);
+    assert_int_equal(pg_batch_len(b), 0);
+    free(res);
+    pg_batch_free(b);
+}
+
 static long long add_principal(const char *name, const char *role, const char *unit,
                                const char *region, const char *credit)
 {
@@ -166,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_migrations_refuse_edited_file),
         cmocka_unit_test(test_parameters_and_error_classes),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_batch_one_round_trip),
     };
     return cmocka_run_group_tests_name("PostgreSQL, migrations, tokens (real server)", tests, setup, teardown);
 }
