@@ -174,7 +174,9 @@ static void cfg_usage(const cfg_table_t *t, const char *prog, FILE *out)
             prog);
     for (size_t i = 0; i < t->n; i++)
         fprintf(out, "  %-22s %s (default: %s)\n", t->entries[i].key, t->entries[i].help,
-                t->entries[i].type == CFG_SECRET ? "<secret>" : t->entries[i].def);
+                t->entries[i].type == CFG_SECRET ? "<secret>"
+                : t->entries[i].def              ? t->entries[i].def
+                                                 : ""); /* NULL def: printf("%s", NULL) */
 }
 
 int cfg_parse_args(const cfg_table_t *t, void *cfg, int argc, char **argv, FILE *out, char *err,
@@ -246,17 +248,49 @@ int cfg_parse_args(const cfg_table_t *t, void *cfg, int argc, char **argv, FILE 
     return 0;
 }
 
-/* Masks password=... inside a DSN-like secret, or the whole value otherwise. */
+/* Masks the passwords inside a libpq keyword/value string, or the whole value otherwise. The
+ * pairs are re-printed with each password (and sslpassword) as ***: libpq allows spaces around
+ * '=', quoted values with backslash escapes and a key given twice, so cutting at the first
+ * blank after the first "password=" leaked quoted, spaced or repeated passwords. Anything that
+ * is not all `keyword = value` pairs with a password among them (a URI, an API key) is masked
+ * whole. */
 static void cfg_mask_secret(const char *v, char *out, size_t outlen)
 {
-    const char *p = v ? strstr(v, "password=") : NULL;
-    if (p == NULL) {
-        snprintf(out, outlen, "%s", (v && *v) ? "<secret>" : "");
-        return;
+    size_t o = 0;
+    int has_password = 0;
+    out[0] = '\0';
+    if (v == NULL || *v == '\0') return;
+    for (const char *p = v;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == '\0') break;
+        const char *k = p;
+        while (isalnum((unsigned char)*p) || *p == '_') p++;
+        size_t kl = (size_t)(p - k);
+        while (isspace((unsigned char)*p)) p++;
+        if (kl == 0 || *p != '=') goto whole;
+        p++;
+        while (isspace((unsigned char)*p)) p++;
+        const char *val = p;
+        if (*p == '\'') {
+            for (p++; *p && *p != '\''; p++)
+                if (*p == '\\' && p[1]) p++;
+            if (*p++ != '\'') goto whole;
+        } else {
+            for (; *p && !isspace((unsigned char)*p); p++)
+                if (*p == '\\' && p[1]) p++;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)kl, k);
+        int secret = strcasestr(key, "password") != NULL; /* sslpassword too */
+        has_password |= secret;
+        int n = snprintf(out + o, outlen - o, "%s%.*s=%.*s", o ? " " : "", (int)kl, k,
+                         secret ? 3 : (int)(p - val), secret ? "***" : val);
+        if (n < 0 || (size_t)n >= outlen - o) goto whole;
+        o += (size_t)n;
     }
-    const char *end = p + 9;
-    while (*end && *end != ' ') end++;
-    snprintf(out, outlen, "%.*spassword=***%s", (int)(p - v), v, end);
+    if (has_password) return;
+whole:
+    snprintf(out, outlen, "<secret>");
 }
 
 void cfg_dump(const cfg_table_t *t, const void *cfg, FILE *out)

@@ -437,7 +437,9 @@ void http_reply_error(http_req_t *r, int status, const char *code, const char *f
 json_t *http_req_json(http_req_t *r)
 {
     const char *ct = http_req_header(r, "Content-Type");
-    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
+    /* the media type itself, then nothing or parameters: not "application/jsonp" */
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+        (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ' && ct[16] != '\t')) {
         http_reply_error(r, 415, "unsupported_media_type", NULL,
                          "request body must be application/json");
         return NULL;
@@ -507,6 +509,7 @@ static void req_dispatch(http_req_t *r)
     http_server_t *s = r->srv;
     http_route_t *hit = NULL;
     int path_known = 0;
+    char allow[128] = ""; /* a 405 must say which methods the path has (RFC 9110 15.5.6) */
     for (http_route_t *rt = s->routes; rt; rt = rt->next) {
         if (!route_match(rt, r)) continue;
         if (strcmp(rt->method, r->method) == 0) {
@@ -514,14 +517,17 @@ static void req_dispatch(http_req_t *r)
             break;
         }
         path_known = 1;
+        size_t al = strlen(allow);
+        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", rt->method);
         for (size_t i = 0; i < r->nparams; i++) free(r->params[i]);
         r->nparams = 0;
     }
     if (hit == NULL) {
-        if (path_known)
+        if (path_known) {
+            http_reply_header(r, "Allow", allow);
             http_reply_error(r, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
                              r->method, r->path);
-        else
+        } else
             http_reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
         return;
     }
@@ -554,15 +560,26 @@ static void req_dispatch(http_req_t *r)
     hit->fn(r, hit->arg);
 }
 
-/* Parses the head in r->head (NUL-terminated, without the final CRLFCRLF). 0 or an HTTP
+/* Parses the head in r->head (len bytes and a NUL, without the final CRLFCRLF). 0 or an HTTP
  * status describing what is wrong; msg says it. */
-static int req_parse_head(http_req_t *r, const char **msg, const char **field)
+static int req_parse_head(http_req_t *r, size_t len, const char **msg, const char **field)
 {
+    /* A NUL, a bare CR or LF or another control character is where parsers disagree on where
+     * a line ends (a proxy in front may see a header this parser would not: request
+     * smuggling). Only CRLF ends a line; HTAB is the one control allowed inside one. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)r->head[i];
+        if (ch == '\r' && i + 1 < len && r->head[i + 1] == '\n') i++;
+        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            *msg = "control character in request head";
+            return 400;
+        }
+    }
     char *line_end = strstr(r->head, "\r\n");
     if (line_end) *line_end = '\0';
     char *sp1 = strchr(r->head, ' ');
     char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!sp1 || !sp2) {
+    if (!sp1 || !sp2 || sp1 == r->head) { /* an empty method would reach routing as "" */
         *msg = "malformed request line";
         return 400;
     }
@@ -649,7 +666,11 @@ static void conn_fail(http_conn_t *c, int status, const char *code, const char *
 {
     if (c->req == NULL) c->req = req_new(c);
     if (c->req == NULL) {
-        conn_free(c);
+        /* Out of memory, so no reply. conn_process, our caller, still uses c after this
+         * returns: the connection is dropped from the loop (conn_event_cb), not freed here. */
+        c->closing = 1;
+        bufferevent_disable(c->bev, EV_READ);
+        bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
         return;
     }
     c->req->keepalive = 0;
@@ -688,7 +709,7 @@ static void conn_process(http_conn_t *c)
             evbuffer_drain(in, 4);
             r->head[head_len] = '\0';
             const char *msg = NULL, *field = NULL;
-            int st = req_parse_head(r, &msg, &field);
+            int st = req_parse_head(r, head_len, &msg, &field);
             if (st != 0) {
                 conn_fail(c, st, st == 431 ? "header_too_large" : "bad_request", field, msg);
                 break;
@@ -699,6 +720,12 @@ static void conn_process(http_conn_t *c)
                 break;
             }
             const char *cl = http_req_header(r, "Content-Length");
+            int ncl = 0;
+            for (int i = 0; i < r->nhdr; i++) ncl += strcasecmp(r->hname[i], "Content-Length") == 0;
+            if (ncl > 1) { /* which one frames the body is how requests get smuggled */
+                conn_fail(c, 400, "bad_request", "Content-Length", "more than one Content-Length");
+                break;
+            }
             size_t need = 0;
             if (cl) {
                 char *end;
@@ -748,6 +775,14 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     http_conn_t *c = arg;
     (void)bev;
+    if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+        /* A client may shut down its sending side and wait for the answer (nc -N, a
+         * pipe): the reply still being computed or written must reach it first. It is
+         * freed once that reply is written (conn_write_cb). */
+        c->closing = 1;
+        bufferevent_disable(c->bev, EV_READ);
+        if (c->handling || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) conn_free(c);
 }
 
@@ -774,11 +809,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l;
     (void)slen;
     if (s->nconns >= s->lim.max_conns) {
-        static const char busy[] =
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nContent-Length: 82\r\n\r\n"
+        static const char body[] =
             "{\"error\":{\"code\":\"overloaded\",\"message\":\"too many connections\",\"field\":null}}";
-        ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        char busy[256]; /* the length is computed: a wrong one leaves the client waiting */
+        int n = snprintf(busy, sizeof busy,
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof body - 1, body);
+        ssize_t w = send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
         evutil_closesocket(fd);
         metric_inc(s->m_rejected_conns);

@@ -4,6 +4,7 @@
  */
 #include "log.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +16,8 @@ static log_level_t log_level = LOG_INFO;
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", "off"};
 
-/* Keys whose values are personal data whatever kind the caller gave. Substring match. */
+/* Keys whose values are personal data whatever kind the caller gave. Substring match,
+ * ignoring case. */
 static const char *const log_pii_keys[] = {"phone", "contact", "address", "body", "token",
                                            "password", "id_card", "full_text", "person"};
 
@@ -45,12 +47,28 @@ const char *log_level_str(log_level_t level)
     return (unsigned)level < JS_ARRAY_LEN(log_level_names) ? log_level_names[level] : "?";
 }
 
-/* Length in bytes of the UTF-8 sequence starting at p (1 for invalid bytes). */
+/* Length in bytes of the well-formed UTF-8 sequence starting at p, or 1 for a byte that does
+ * not start one. Strict (Unicode table 3-7): overlong forms, surrogates and code points above
+ * U+10FFFF are ill-formed, and JSON parsers such as jansson reject a line containing them. */
 static size_t log_u8len(const unsigned char *p)
 {
-    if (p[0] < 0x80) return 1;
-    size_t n = (p[0] >= 0xF0) ? 4 : (p[0] >= 0xE0) ? 3 : (p[0] >= 0xC0) ? 2 : 1;
-    for (size_t k = 1; k < n; k++)
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else
+        return 1;
+    if (p[1] < lo || p[1] > hi) return 1;
+    for (size_t k = 2; k < n; k++)
         if ((p[k] & 0xC0) != 0x80) return 1;
     return n;
 }
@@ -65,8 +83,12 @@ void log_mask(const char *in, char *out, size_t outlen)
     for (size_t i = 0; i < len; i += log_u8len(p + i)) cps++;
     size_t first = log_u8len(p);
     size_t keep_tail = cps >= 7 ? 2 : 0;
+    /* characters are copied whole or not at all, so a short out never ends mid-character */
     size_t o = 0;
-    for (size_t k = 0; k < first && o + 1 < outlen; k++) out[o++] = in[k];
+    if (first < outlen) {
+        memcpy(out, in, first);
+        o = first;
+    }
     size_t stars = cps - 1 - keep_tail;
     for (size_t k = 0; k < stars && o + 1 < outlen; k++) out[o++] = '*';
     if (keep_tail) {
@@ -74,19 +96,30 @@ void log_mask(const char *in, char *out, size_t outlen)
         size_t idx = 0, cp = 0, tail_start = len;
         for (; idx < len; idx += log_u8len(p + idx), cp++)
             if (cp == cps - 2) tail_start = idx;
-        for (size_t k = tail_start; k < len && o + 1 < outlen; k++) out[o++] = in[k];
+        if (o + (len - tail_start) < outlen) {
+            memcpy(out + o, in + tail_start, len - tail_start);
+            o += len - tail_start;
+        }
     }
     out[o] = '\0';
 }
 
+/* The line under construction. A line never exceeds the buffer and is never left broken: a
+ * piece that does not fit whole is not written (broken is set and log_emit drops the field it
+ * belonged to), and a string is cut between characters, keeping room for its closing quote. */
 typedef struct {
     char *buf;
     size_t len, cap;
+    int cut;    /* a string value was shortened */
+    int broken; /* a piece did not fit */
 } log_buf_t;
 
 static void log_put(log_buf_t *b, const char *s, size_t n)
 {
-    if (b->len + n >= b->cap) n = b->cap - b->len - 1;
+    if (b->broken || b->len + n > b->cap) {
+        b->broken = 1;
+        return;
+    }
     memcpy(b->buf + b->len, s, n);
     b->len += n;
 }
@@ -96,31 +129,40 @@ static void log_putc(log_buf_t *b, char c) { log_put(b, &c, 1); }
 /* JSON string escaping; invalid UTF-8 bytes become U+FFFD so the line stays valid JSON. */
 static void log_put_json_str(log_buf_t *b, const char *s)
 {
+    if (b->broken || b->len + 2 > b->cap) {
+        b->broken = 1;
+        return;
+    }
     log_putc(b, '"');
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     while (*p) {
         unsigned char c = *p;
+        char esc[8];
+        const char *u = (const char *)p;
+        size_t ul = 1, adv = 1;
         if (c == '"' || c == '\\') {
-            log_putc(b, '\\');
-            log_putc(b, (char)c);
-            p++;
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            u = esc;
+            ul = 2;
         } else if (c < 0x20) {
-            char esc[8];
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            log_put(b, esc, 6);
-            p++;
-        } else if (c < 0x80) {
-            log_putc(b, (char)c);
-            p++;
-        } else {
-            size_t n = log_u8len(p);
-            if (n == 1) {
-                log_put(b, "\xEF\xBF\xBD", 3);
-            } else {
-                log_put(b, (const char *)p, n);
+            u = esc;
+            ul = 6;
+        } else if (c >= 0x80) {
+            adv = ul = log_u8len(p);
+            if (ul == 1) {
+                u = "\xEF\xBF\xBD";
+                ul = 3;
             }
-            p += n;
         }
+        if (b->len + ul + 1 > b->cap) { /* keep room for the closing quote */
+            b->cut = 1;
+            break;
+        }
+        memcpy(b->buf + b->len, u, ul);
+        b->len += ul;
+        p += adv;
     }
     log_putc(b, '"');
 }
@@ -128,14 +170,17 @@ static void log_put_json_str(log_buf_t *b, const char *s)
 static int log_key_is_pii(const char *key)
 {
     for (size_t i = 0; i < JS_ARRAY_LEN(log_pii_keys); i++)
-        if (strstr(key, log_pii_keys[i]) != NULL) return 1;
+        if (strcasestr(key, log_pii_keys[i]) != NULL) return 1; /* "contactPhone" too */
     return 0;
 }
+
+/* Room kept at the end of the buffer for what closes a cut line: ,"truncated":true}\n */
+#define LOG_RESERVE 32
 
 void log_emit(log_level_t level, const char *msg, const log_field_t *fields, size_t n)
 {
     char line[8192];
-    log_buf_t b = {line, 0, sizeof line - 1};
+    log_buf_t b = {line, 0, sizeof line - LOG_RESERVE, 0, 0};
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -152,9 +197,10 @@ void log_emit(log_level_t level, const char *msg, const log_field_t *fields, siz
     log_put_json_str(&b, log_svc);
     log_put(&b, ",\"msg\":", 7);
     log_put_json_str(&b, msg);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !b.cut && !b.broken; i++) {
         const log_field_t *f = &fields[i];
         if (f->kind == LF_K_NONE || f->key == NULL) continue;
+        size_t mark = b.len;
         log_putc(&b, ',');
         log_put_json_str(&b, f->key);
         log_putc(&b, ':');
@@ -165,7 +211,9 @@ void log_emit(log_level_t level, const char *msg, const log_field_t *fields, siz
             log_put(&b, num, strlen(num));
             break;
         case LF_K_DBL:
-            snprintf(num, sizeof num, "%.6g", f->d);
+            /* JSON has no NaN or infinities */
+            if (isfinite(f->d)) snprintf(num, sizeof num, "%.6g", f->d);
+            else snprintf(num, sizeof num, "null");
             log_put(&b, num, strlen(num));
             break;
         case LF_K_STR:
@@ -184,9 +232,17 @@ void log_emit(log_level_t level, const char *msg, const log_field_t *fields, siz
         case LF_K_NONE:
             break;
         }
+        if (b.broken) { /* the field did not fit: drop it whole */
+            b.len = mark;
+            b.cut = 1;
+        }
     }
+    /* Only fixed-size pieces can break the head, and the head is far below the buffer size;
+     * a cut line says so, and the reserve always has room for its end. */
+    b.broken = 0;
+    b.cap = sizeof line;
+    if (b.cut) log_put(&b, ",\"truncated\":true", 17);
     log_put(&b, "}\n", 2);
-    if (b.len == b.cap) line[b.cap - 1] = '\n'; /* truncated: still one line */
     ssize_t w = write(STDERR_FILENO, line, b.len);
     (void)w;
 }

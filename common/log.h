@@ -45,7 +45,7 @@ const char *log_level_str(log_level_t level);
 void log_emit(log_level_t level, const char *msg, const log_field_t *fields, size_t n);
 
 /* Masks a personal value into out (always NUL-terminated): first code point kept, the rest
- * starred, the last two characters kept for values of 7 or more code points ("138*****34"). */
+ * starred, the last two characters kept for values of 7 or more code points ("1*********78"). */
 void log_mask(const char *in, char *out, size_t outlen);
 
 #define LOG_AT(lvl, msg, ...)                                                                  \

@@ -136,7 +136,8 @@ static void test_token_hash_lengths(void **state)
         memset(buf, 'a', lens[i].len);
         buf[lens[i].len] = '\0';
         int rc = auth_token_hash(buf, h);
-        if (rc != lens[i].rc) fail_msg("length %zu: expected %d, got %d", lens[i].len, lens[i].rc, rc);
+        if (rc != lens[i].rc)
+            fail_msg("length %zu: expected %d, got %d", lens[i].len, lens[i].rc, rc);
     }
 }
 
