@@ -6,6 +6,7 @@
 #   deploy/stack/deps.sh --check   only check; name what is missing and exit 1
 #
 # Idempotent: dpkg-query decides; `apt-get update` runs only when something is missing.
+# JIESU_DEPS_EXTRA="pkg ..." adds Debian packages to the list.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
@@ -20,7 +21,9 @@ esac
 
 PKGS=(build-essential pkg-config librdkafka-dev libjansson-dev libpq-dev libhiredis-dev
       libevent-dev libcmocka-dev libssl-dev postgresql-15 redis-server redis-tools
-      curl procps iproute2 util-linux)
+      curl procps iproute2 util-linux bc python3)
+# shellcheck disable=SC2206
+[ -z "${JIESU_DEPS_EXTRA:-}" ] || PKGS+=(${JIESU_DEPS_EXTRA})
 
 installed() { # package -> true when dpkg has it installed
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
@@ -45,7 +48,8 @@ if [ $check_only = 1 ]; then
     [ $mvn_missing = 1 ] && names+=("maven (no mvn)")
     kafka_cache_ok || names+=("kafka $KAFKA_VERSION jars (not yet in $KAFKA_LIBS)")
     if [ ${#names[@]} -gt 0 ]; then
-        printf '[stack] missing: %s\n' "$(IFS=,; echo "${names[*]}" | sed 's/,/, /g')" >&2
+        joined=$(IFS=,; echo "${names[*]}")
+        printf '[stack] missing: %s\n' "${joined//,/, }" >&2
         exit 1
     fi
     log "deps: everything is present"

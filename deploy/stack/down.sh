@@ -22,7 +22,19 @@ if [ ! -d "$STACK_DIR" ]; then
     log "nothing to stop: $STACK_DIR does not exist"
     exit 0
 fi
-stack_lock
+# --purge deletes only a folder that up.sh made (it has the marker file)
+if [ $purge = 1 ]; then
+    case $STACK_DIR in
+        /|"$REPO_DIR"|"${HOME:-/root}"|/root|/home|/tmp|/var|/usr|/etc)
+            die "refusing to delete $STACK_DIR" ;;
+    esac
+    others=$(find "$STACK_DIR" -mindepth 1 -maxdepth 1 ! -name .lock | head -n 1)
+    if [ ! -f "$STACK_MARKER" ] && [ -n "$others" ]; then
+        die "refusing to delete $STACK_DIR: it has no $(basename "$STACK_MARKER") marker, so it may not be ours"
+    fi
+fi
+# lock only a folder of ours (no stray lock files elsewhere)
+[ ! -f "$STACK_MARKER" ] || stack_lock
 
 uniq_pids() { tr ' ' '\n' | { grep -E '^[0-9]+$' || true; } | sort -un | tr '\n' ' '; }
 
@@ -35,7 +47,7 @@ if [ -n "${pids// /}" ]; then
     done
     log "kafka: stopped"
 else
-    [ -f "$KAFKA_PIDFILE" ] && log "kafka: not running (removing its stale pid file)" || log "kafka: not running"
+    if [ -f "$KAFKA_PIDFILE" ]; then log "kafka: not running (removing its stale pid file)"; else log "kafka: not running"; fi
 fi
 rm -f "$KAFKA_PIDFILE"
 
@@ -48,7 +60,7 @@ if [ -n "${pids// /}" ]; then
     done
     log "redis: stopped"
 else
-    [ -f "$REDIS_PIDFILE" ] && log "redis: not running (removing its stale pid file)" || log "redis: not running"
+    if [ -f "$REDIS_PIDFILE" ]; then log "redis: not running (removing its stale pid file)"; else log "redis: not running"; fi
 fi
 rm -f "$REDIS_PIDFILE"
 
@@ -61,9 +73,8 @@ if [ -n "$p" ]; then
         as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate -w -t 30 -s stop </dev/null || stop_pid "$p" 5 postgres || true
     fi
     log "postgres: stopped"
-elif [ -f "$PG_DATA/postmaster.pid" ]; then
-    log "postgres: not running (removing the stale postmaster.pid)"
-    rm -f "$PG_DATA/postmaster.pid"
+elif pg_clean_stale; then
+    log "postgres: not running (removed the stale postmaster.pid / socket lock)"
 else
     log "postgres: not running"
 fi
@@ -79,13 +90,6 @@ rm -f "$ENV_FILE"
 
 # --- purge ------------------------------------------------------------------------------------
 if [ $purge = 1 ]; then
-    case $STACK_DIR in
-        /|"$REPO_DIR"|"${HOME:-/root}"|/root|/home|/tmp|/var|/usr|/etc)
-            die "refusing to delete $STACK_DIR" ;;
-    esac
-    if [ ! -f "$STACK_MARKER" ] && [ -n "$(ls -A "$STACK_DIR" | grep -vx '.lock' || true)" ]; then
-        die "refusing to delete $STACK_DIR: it has no $(basename "$STACK_MARKER") marker, so it may not be ours"
-    fi
     if [ -L "$STACK_DIR/pg" ]; then
         alt=$(readlink -f "$STACK_DIR/pg")
         case $alt in /var/lib/jiesu-stack/*) rm -rf "$(dirname "$alt")" ;; esac

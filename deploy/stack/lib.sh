@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables here are used by the scripts that source this
 # Shared functions of the local stack scripts (deps.sh, up.sh, down.sh, status.sh).
 # Sourced, never run. The stack is PostgreSQL 15, Redis 7 and Apache Kafka (KRaft), all on
 # 127.0.0.1, all state under one folder:
@@ -98,7 +99,13 @@ as_pg() { runuser -u "$PG_USER" -- "$@"; }
 
 # ---------------------------------------------------------------------------------------
 # Processes and ports.
-pid_alive() { [ -n "${1:-}" ] && [ -d "/proc/$1" ] && kill -0 "$1" 2>/dev/null; }
+# alive = exists and is not a zombie (a killed daemon stays a zombie until init reaps it)
+pid_alive() {
+    local st
+    [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
+    st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 
 read_pidfile() { # file -> pid on stdout (empty when none)
     local p=''
@@ -154,8 +161,6 @@ stop_pid() {
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < wait_s * 10; i++)); do
         pid_alive "$pid" || return 0
-        # a zombie child of ours counts as gone
-        [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && return 0
         sleep 0.1
     done
     warn "$name (pid $pid) did not stop within ${wait_s}s; sending SIGKILL"
@@ -169,9 +174,24 @@ stop_pid() {
 pg_pid() { # pid of our running postmaster, or empty
     local p
     p=$(read_pidfile "$PG_DATA/postmaster.pid")
-    if pid_alive "$p" && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = postgres ]; then
+    if is_postgres "$p"; then
         printf '%s' "$p"
     fi
+}
+is_postgres() { pid_alive "$1" && [ "$(cat "/proc/$1/comm" 2>/dev/null)" = postgres ]; }
+# Remove lock files of a postmaster that is gone: postmaster.pid in the data dir and the
+# socket lock in the run dir. PostgreSQL itself refuses to start while the pid in them
+# still exists, and a killed postmaster lingers as a zombie until init reaps it.
+pg_clean_stale() {
+    local f p removed=1
+    for f in "$PG_DATA/postmaster.pid" "$PG_RUN"/.s.PGSQL.*.lock; do
+        [ -f "$f" ] || continue
+        p=$(read_pidfile "$f")
+        is_postgres "$p" && continue
+        rm -f "$f"
+        removed=0
+    done
+    return $removed
 }
 pg_answers() { "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" -t 3 >/dev/null 2>&1; }
 # leftover postmasters of our data dir whose pid file is gone or stale

@@ -20,15 +20,15 @@ row() { # name port pid answers(0/1)
     printf '[stack] %-9s %-8s %s:%-6s pid %-8s %s\n' "$name" "$state" "$HOST" "$port" "${pid:--}" "$note"
 }
 
-p=$(pg_pid); a=0
+p=$(pg_pid); [ -n "$p" ] || p=$(pg_strays | head -n 1); a=0
 [ -n "$p" ] && pg_answers && a=1
 row postgres "$PG_PORT" "$p" $a
 
-p=$(redis_pid); a=0
+p=$(redis_pid); [ -n "$p" ] || p=$(redis_strays | head -n 1); a=0
 [ -n "$p" ] && redis_answers && a=1
 row redis "$REDIS_PORT" "$p" $a
 
-p=$(kafka_pid); a=0
+p=$(kafka_pid); [ -n "$p" ] || p=$(kafka_strays | head -n 1); a=0
 [ -n "$p" ] && kafka_answers && a=1
 row kafka "$KAFKA_PORT" "$p" $a
 

@@ -37,14 +37,9 @@ mkdir -p "$STACK_DIR"
 
 # --- what already runs --------------------------------------------------------------------
 pg_running=$(pg_pid)
-if [ -z "$pg_running" ] && [ -f "$PG_DATA/postmaster.pid" ]; then
-    strays=$(pg_strays)
-    if [ -n "$strays" ]; then
-        pg_running=$(head -n 1 <<<"$strays")
-    else
-        log "postgres: removing the stale postmaster.pid of a server that is gone"
-        rm -f "$PG_DATA/postmaster.pid"
-    fi
+[ -n "$pg_running" ] || pg_running=$(pg_strays | head -n 1)
+if [ -z "$pg_running" ] && pg_clean_stale; then
+    log "postgres: removed the stale lock files of a server that is gone"
 fi
 redis_running=$(redis_pid)
 if [ -z "$redis_running" ]; then
@@ -58,8 +53,8 @@ if [ -z "$kafka_running" ]; then
 fi
 
 # --- ports: refuse before touching anything -----------------------------------------------
-# A running service of ours may hold its port; its children too (postgres backends do not
-# listen, but be generous with pids of the same process tree).
+# A port may be held by our own running service (left alone), by nobody, or by someone else:
+# then nothing is started and up fails naming that process.
 ok=1
 port_free_or_ours "$PG_PORT" postgres ${pg_running:+$pg_running} || ok=0
 port_free_or_ours "$REDIS_PORT" redis ${redis_running:+$redis_running} || ok=0
