@@ -84,11 +84,15 @@ int auth_may_see_case(const http_principal_t *p, const char *case_region,
         return p->credit_code[0] && case_credit_code && strcmp(p->credit_code, case_credit_code) == 0;
     if (p->role == AUTH_ROLE_UNIT) return p->unit_id != 0 && p->unit_id == case_unit_id;
     if (p->role == AUTH_ROLE_OPERATOR) return 0;
-    /* Region-scoped staff: own region and everything below it. Division codes nest by prefix
-     * once a 6-digit code's trailing "00" pairs (the levels below it) are dropped:
-     * 450000 → 45 (province), 450100 → 4501 (city), 450102 (county), 450102001 (township). */
-    size_t n = strlen(p->region_code);
-    while (n == 6 && n > 2 && p->region_code[n - 1] == '0' && p->region_code[n - 2] == '0') n -= 2;
-    while (n > 2 && n < 6 && p->region_code[n - 1] == '0' && p->region_code[n - 2] == '0') n -= 2;
-    return n > 0 && case_region && strncmp(case_region, p->region_code, n) == 0;
+    return case_region != NULL && auth_region_covers(p->region_code, case_region);
+}
+
+int auth_region_covers(const char *scope, const char *code)
+{
+    /* Division codes nest by prefix once a 6-digit code's trailing "00" pairs (the levels
+     * below it) are dropped: 450000 → 45 (province), 450100 → 4501 (city), 450102 (county),
+     * 450102001 (township). */
+    size_t n = strlen(scope);
+    while (n > 2 && n <= 6 && scope[n - 1] == '0' && scope[n - 2] == '0') n -= 2;
+    return n > 0 && code != NULL && strncmp(code, scope, n) == 0;
 }

@@ -47,4 +47,7 @@ int auth_token_hash(const char *token, unsigned char out[32]) JS_MUST_CHECK;
 int auth_may_see_case(const http_principal_t *p, const char *case_region,
                       const char *case_credit_code, long long case_unit_id);
 
+/* Does a principal scoped to region `scope` cover region `code` (itself or below it)? */
+int auth_region_covers(const char *scope, const char *code);
+
 #endif

@@ -20,6 +20,7 @@ failures=()
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
 
+export PGOPTIONS="-c client_min_messages=warning"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export JIESU_ROOT=$ROOT

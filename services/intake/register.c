@@ -1,0 +1,763 @@
+/*
+ * register.c — registering appeals, with group commit.
+ *
+ * Handlers validate a submission and queue it; the batcher writes the queue in one
+ * PostgreSQL transaction of three pipelined round trips, then answers every request:
+ *   1. BEGIN; per request with an Idempotency-Key: an advisory lock on the key and the stored
+ *      answer; per request: the enterprise's open (and certified-terminated) cases, for
+ *      duplicate detection. Then intake decides in C: replay, outside the territory,
+ *      emergency, duplicate, the agent's decision, or the agents' review queue.
+ *   2. the case numbers (case_no_next, a per-region-per-year row lock, so numbers have no
+ *      gaps; taken in region order so two intake instances cannot deadlock).
+ *   3. the cases, their attachments, their history and outbox events, the idempotency
+ *      answers; COMMIT.
+ * One fsync then covers the whole batch — that is how a 2-core machine registers more
+ * appeals per second than it can commit single-row transactions. If the batch fails as a
+ * whole, each request is retried alone, so one bad request cannot sink the others.
+ */
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "casefsm.h"
+#include "casestore.h"
+#include "intake.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "textsim.h"
+
+typedef enum { OUT_REVIEW = 0, OUT_ACCEPTED, OUT_REJECTED, OUT_DUPLICATE, OUT_ANSWERED } outcome_t;
+
+typedef struct reg {
+    http_req_t *req;
+    appeal_t a;
+    http_principal_t who;
+    char idem_key[130];
+    char req_sha[65];          /* hex of the body's SHA-256 */
+    struct reg *leader;        /* an earlier request in this batch with the same key */
+    /* decided in round 1 */
+    int replay_status;         /* >0: answer with the stored response */
+    json_t *replay;            /* stored response (owned) */
+    int key_conflict;          /* same key, different body */
+    outcome_t outcome;
+    event_reject_reason_t reason;
+    char reason_text[512];
+    char referred[16];
+    const intake_region_t *region;
+    char case_id[EVENT_UUID_SIZE];
+    char dup_id[EVENT_UUID_SIZE], dup_no[EVENT_CASE_NO_SIZE];
+    long long dup_unit;
+    double dup_score;
+    textsim_sig_t *sig;
+    char *sig_hex;
+    json_t *hints;             /* review hints (owned) */
+    json_t *suggestions;       /* policy entries for consultations (owned) */
+    /* round 2 */
+    char case_no[EVENT_CASE_NO_SIZE];
+    char tracking[16];
+    char received_at[EVENT_TIME_SIZE];
+    json_t *response;          /* the answer (owned) */
+    struct reg *next;
+} reg_t;
+
+struct intake_batcher {
+    intake_t *in;
+    reg_t *head, *tail;
+    size_t n;
+    struct event *timer;
+};
+
+static void reg_free(reg_t *r)
+{
+    appeal_clear(&r->a);
+    json_decref(r->replay);
+    json_decref(r->hints);
+    json_decref(r->suggestions);
+    json_decref(r->response);
+    textsim_sig_free(r->sig);
+    free(r->sig_hex);
+    free(r);
+}
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+void intake_actor(event_t *ev, const http_principal_t *p)
+{
+    ev->actor.principal_id = p ? p->id : 0;
+    ev->actor.role = p == NULL ? EVENT_ROLE_SYSTEM
+                     : p->role == AUTH_ROLE_ENTERPRISE ? EVENT_ROLE_ENTERPRISE
+                     : p->role == AUTH_ROLE_AGENT ? EVENT_ROLE_AGENT
+                     : p->role == AUTH_ROLE_CENTRE ? EVENT_ROLE_CENTRE
+                     : p->role == AUTH_ROLE_SUPERVISOR ? EVENT_ROLE_SUPERVISOR
+                     : p->role == AUTH_ROLE_OPERATOR ? EVENT_ROLE_OPERATOR : EVENT_ROLE_SYSTEM;
+    snprintf(ev->actor.name, sizeof ev->actor.name, "%s", p && p->name[0] ? p->name : "jiesu-intake");
+}
+
+void intake_reply_db_error(http_req_t *req, pg_t *pg, const char *what)
+{
+    LOGE("database error", LF_STR("req", http_req_id(req)), LF_STR("during", what),
+         LF_STR("sqlstate", pg->sqlstate), LF_STR("error", pg->err));
+    if (pg->last_class == PG_RETRY) {
+        http_reply_header(req, "Retry-After", "1");
+        http_reply_error(req, 503, "unavailable", NULL, "the case store is busy or unreachable; retry");
+    } else {
+        http_reply_error(req, 500, "internal", NULL, "the appeal could not be stored (request %s)",
+                         http_req_id(req));
+    }
+}
+
+static void hex_of(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int l = 0;
+    EVP_Digest(data, len, md, &l, EVP_sha256(), NULL);
+    hex_of(md, 32, out);
+}
+
+/* 10 characters people can read aloud over the phone: no 0/O, 1/I/L. */
+static int tracking_code_new(char out[16])
+{
+    static const char alphabet[] = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"; /* 31 */
+    unsigned char rnd[32];
+    size_t o = 0;
+    while (o < 10) {
+        if (RAND_bytes(rnd, sizeof rnd) != 1) return -1;
+        for (size_t i = 0; i < sizeof rnd && o < 10; i++)
+            if (rnd[i] < 248) out[o++] = alphabet[rnd[i] % 31]; /* 248 = 8 × 31: no bias */
+    }
+    out[10] = '\0';
+    return 0;
+}
+
+static const char *outcome_name(outcome_t o)
+{
+    static const char *const n[] = {"awaiting_review", "accepted", "rejected", "duplicate", "answered"};
+    return n[o];
+}
+
+/* ---- round 1: decide ----------------------------------------------------------------------- */
+
+static void decide(intake_t *in, reg_t *r, PGresult *cands, reg_t *earlier)
+{
+    appeal_t *a = &r->a;
+    const intake_region_t *root = intake_regions_root(in->regions);
+    r->region = intake_regions_find(in->regions, a->region_code);
+    if (r->region == NULL) { /* outside this deployment: refused, pointed to the tier above */
+        r->region = root;
+        r->outcome = OUT_REJECTED;
+        r->reason = EVENT_REJECT_OUTSIDE_REGION;
+        snprintf(r->referred, sizeof r->referred, "%s", a->region_code);
+        snprintf(r->reason_text, sizeof r->reason_text,
+                 "所在地区（%s）不属于本平台（%s）受理范围，已告知向所在地或上级平台反映。",
+                 a->region_code, root ? root->name : "");
+        metric_inc(in->m_rejected_auto);
+        return;
+    }
+    if (a->emergency) {
+        r->outcome = OUT_REJECTED;
+        r->reason = EVENT_REJECT_EMERGENCY_110_119_120_122;
+        snprintf(r->reason_text, sizeof r->reason_text,
+                 "属于紧急事项，请立即拨打110（治安）、119（火警）、120（急救）或122（交通事故）。");
+        metric_inc(in->m_rejected_auto);
+        return;
+    }
+    /* duplicates: the same enterprise, a similar matter, still open (or earlier in this batch) */
+    double threshold = (double)in->cfg->duplicate_pct / 100.0;
+    double best = 0;
+    for (int i = 0; cands && i < PQntuples(cands); i++) {
+        textsim_sig_t *s = NULL;
+        if (textsim_sig_decode(PQgetvalue(cands, i, 2), &s) != 0) continue;
+        double sc = textsim_similarity(r->sig, s);
+        textsim_sig_free(s);
+        int terminated = PQgetvalue(cands, i, 4)[0] == 't';
+        const char *state = PQgetvalue(cands, i, 5);
+        int open = strcmp(state, "closed") && strcmp(state, "archived") && strcmp(state, "rejected") &&
+                   strcmp(state, "duplicate");
+        if (sc < threshold) continue;
+        if (open && sc > best) {
+            best = sc;
+            snprintf(r->dup_id, sizeof r->dup_id, "%s", PQgetvalue(cands, i, 0));
+            snprintf(r->dup_no, sizeof r->dup_no, "%s", PQgetvalue(cands, i, 1));
+            r->dup_unit = strtoll(PQgetvalue(cands, i, 3), NULL, 10);
+        } else if (terminated) {
+            if (r->hints == NULL) r->hints = json_object();
+            json_object_set_new(r->hints, "similar_terminated_case",
+                                json_pack("{s:s,s:s,s:f,s:s}", "case_id", PQgetvalue(cands, i, 0),
+                                          "case_no", PQgetvalue(cands, i, 1), "score", sc,
+                                          "suggestion", "concluded_no_new_facts"));
+        }
+    }
+    for (reg_t *e = earlier; e && e != r; e = e->next) {
+        if (e->replay_status || e->leader || e->outcome == OUT_REJECTED || e->outcome == OUT_DUPLICATE ||
+            strcmp(e->a.credit_code, a->credit_code) != 0)
+            continue;
+        double sc = textsim_similarity(r->sig, e->sig);
+        if (sc >= threshold && sc > best) {
+            best = sc;
+            snprintf(r->dup_id, sizeof r->dup_id, "%s", e->case_id);
+            r->dup_no[0] = '\0'; /* known after round 2 */
+            r->dup_unit = 0;
+        }
+    }
+    if (best > 0) {
+        r->outcome = OUT_DUPLICATE;
+        r->dup_score = best;
+        metric_inc(in->m_duplicates);
+        return;
+    }
+    switch (a->decision) {
+    case DECIDE_ACCEPT: r->outcome = OUT_ACCEPTED; break;
+    case DECIDE_REJECT:
+        r->outcome = OUT_REJECTED;
+        r->reason = a->reason_code;
+        snprintf(r->reason_text, sizeof r->reason_text, "%s", a->reason_text);
+        break;
+    case DECIDE_ANSWER: r->outcome = OUT_ANSWERED; break;
+    default: r->outcome = OUT_REVIEW; break;
+    }
+    if (r->outcome == OUT_REVIEW && (a->kind == EVENT_KIND_CONSULTATION || a->kind == EVENT_KIND_HELP)) {
+        char *text = NULL;
+        if (asprintf(&text, "%s\n%s", a->summary, a->body) > 0) {
+            r->suggestions = intake_policies_match(in->policies, text, r->region->code, 3, 0.2);
+            free(text);
+        }
+        if (r->suggestions && json_array_size(r->suggestions) > 0) {
+            if (r->hints == NULL) r->hints = json_object();
+            json_t *ids = json_array();
+            size_t i;
+            json_t *it;
+            json_array_foreach(r->suggestions, i, it) json_array_append(ids, json_object_get(it, "id"));
+            json_object_set_new(r->hints, "policy_entries", ids);
+        }
+    }
+}
+
+/* ---- the answer ------------------------------------------------------------------------------ */
+
+static json_t *build_response(reg_t *r)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "case_id", r->case_id, "case_no", r->case_no,
+                          "tracking_code", r->tracking, "received_at", r->received_at, "outcome",
+                          outcome_name(r->outcome), "state",
+                          r->outcome == OUT_REVIEW     ? "received"
+                          : r->outcome == OUT_ACCEPTED ? "accepted"
+                          : r->outcome == OUT_REJECTED ? "rejected"
+                          : r->outcome == OUT_DUPLICATE ? "duplicate"
+                                                        : "resolved");
+    if (o == NULL) return NULL;
+    switch (r->outcome) {
+    case OUT_REVIEW:
+        json_object_set_new(o, "message", json_string("您的诉求已登记，正在审核是否受理。请凭诉求编号和查询码查询办理进度。"));
+        break;
+    case OUT_ACCEPTED:
+        json_object_set_new(o, "message", json_string("您的诉求已受理，将转交责任单位办理。"));
+        break;
+    case OUT_REJECTED:
+        json_object_set_new(o, "reason_code", json_string(intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason)));
+        json_object_set_new(o, "message", json_string(r->reason_text));
+        if (r->referred[0]) json_object_set_new(o, "referred_to_region_code", json_string(r->referred));
+        break;
+    case OUT_DUPLICATE:
+        json_object_set_new(o, "duplicate_of", json_pack("{s:s,s:s}", "case_id", r->dup_id, "case_no", r->dup_no));
+        json_object_set_new(o, "message", json_string("您反映的问题已在办理中，本次材料已并入原诉求一并办理，不另行计件。"));
+        break;
+    case OUT_ANSWERED:
+        json_object_set_new(o, "answer", json_string(r->a.answer_summary));
+        json_object_set_new(o, "message", json_string("您的咨询已当场答复。"));
+        break;
+    }
+    if (r->suggestions && json_array_size(r->suggestions))
+        json_object_set(o, "policy_suggestions", r->suggestions);
+    return o;
+}
+
+/* ---- round 3: the writes ----------------------------------------------------------------------- */
+
+static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t errlen)
+{
+    (void)in;
+    event_t ev;
+    if (event_init(&ev, EVENT_CASE_RECEIVED) != 0) return -1;
+    snprintf(ev.case_id, sizeof ev.case_id, "%s", r->case_id);
+    snprintf(ev.occurred_at, sizeof ev.occurred_at, "%s", r->received_at);
+    intake_actor(&ev, &r->who);
+    event_case_received_t *p = &ev.payload.case_received;
+    snprintf(p->case_no, sizeof p->case_no, "%s", r->case_no);
+    snprintf(p->region_code, sizeof p->region_code, "%.12s", r->region->code);
+    p->kind = r->a.kind;
+    p->channel = r->a.channel;
+    p->enterprise.name = r->a.enterprise_name; /* borrowed: ev is never cleared */
+    snprintf(p->enterprise.credit_code, sizeof p->enterprise.credit_code, "%.18s", r->a.credit_code);
+    p->summary = r->a.summary;
+    p->confidential = r->a.confidential;
+    snprintf(p->received_at, sizeof p->received_at, "%s", r->received_at);
+    if (casestore_record_batch(b, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
+        return -1;
+    if (r->outcome == OUT_REVIEW) return 0;
+
+    event_type_t t = r->outcome == OUT_ACCEPTED ? EVENT_CASE_ACCEPTED
+                     : r->outcome == OUT_REJECTED ? EVENT_CASE_REJECTED
+                     : r->outcome == OUT_DUPLICATE ? EVENT_CASE_DUPLICATE : EVENT_CASE_ANSWERED;
+    if (event_init(&ev, t) != 0) return -1;
+    snprintf(ev.case_id, sizeof ev.case_id, "%s", r->case_id);
+    intake_actor(&ev, (r->outcome == OUT_REJECTED && r->a.decision != DECIDE_REJECT) ||
+                          r->outcome == OUT_DUPLICATE ? NULL : &r->who);
+    casefsm_state_t to = CASEFSM_STATE_ACCEPTED;
+    switch (r->outcome) {
+    case OUT_ACCEPTED:
+        ev.payload.case_accepted.complexity = r->a.complexity ? r->a.complexity : EVENT_COMPLEXITY_GENERAL;
+        ev.payload.case_accepted.matter_type = r->a.matter_type;
+        ev.payload.case_accepted.review_note = r->a.note;
+        break;
+    case OUT_REJECTED:
+        to = CASEFSM_STATE_REJECTED;
+        ev.payload.case_rejected.reason_code = r->reason;
+        ev.payload.case_rejected.reason_text = r->reason_text;
+        snprintf(ev.payload.case_rejected.referred_to_region_code,
+                 sizeof ev.payload.case_rejected.referred_to_region_code, "%.12s", r->referred);
+        break;
+    case OUT_DUPLICATE:
+        to = CASEFSM_STATE_DUPLICATE;
+        snprintf(ev.payload.case_duplicate.original_case_id, EVENT_UUID_SIZE, "%s", r->dup_id);
+        snprintf(ev.payload.case_duplicate.original_case_no, EVENT_CASE_NO_SIZE, "%s", r->dup_no);
+        ev.payload.case_duplicate.basis = EVENT_DUPLICATE_SAME_MATTER_OPEN;
+        ev.payload.case_duplicate.forwarded_to_unit_id = r->dup_unit;
+        break;
+    case OUT_ANSWERED:
+        to = CASEFSM_STATE_RESOLVED;
+        ev.payload.case_answered.answer_summary = r->a.answer_summary;
+        ev.payload.case_answered.how_told = r->a.how_told;
+        break;
+    case OUT_REVIEW:
+        break;
+    }
+    if (casestore_record_batch(b, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
+
+    /* a duplicate's material goes to the open case it repeats */
+    if (r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0) {
+        const char *lp[] = {r->dup_id};
+        if (pg_batch_add(b, "SELECT 1 FROM cases WHERE id = $1::uuid FOR UPDATE", 1, lp) != 0) return -1;
+        if (event_init(&ev, EVENT_CASE_MATERIAL_ADDED) != 0) return -1;
+        snprintf(ev.case_id, sizeof ev.case_id, "%s", r->dup_id);
+        intake_actor(&ev, NULL);
+        event_case_material_added_t *m = &ev.payload.case_material_added;
+        if (event_uuid_new(m->material_id) != 0) return -1;
+        m->source = EVENT_MATERIAL_ENTERPRISE;
+        m->attachment_ids.items = calloc(r->a.attachments.n, EVENT_UUID_SIZE);
+        if (m->attachment_ids.items == NULL) return -1;
+        m->attachment_ids.n = r->a.attachments.n;
+        for (size_t i = 0; i < r->a.attachments.n; i++)
+            memcpy(m->attachment_ids.items[i], r->a.attachments.items[i].uid, EVENT_UUID_SIZE);
+        snprintf(m->duplicate_case_id, sizeof m->duplicate_case_id, "%s", r->case_id);
+        int rc = casestore_record_batch(b, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
+        free(m->attachment_ids.items);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+static const char SQL_INSERT_CASE[] =
+    "INSERT INTO cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "
+    "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "
+    "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, "
+    "submitted_by, review_hints) VALUES ($1::uuid, $2, decode($3, 'hex'), $4, $5::smallint, $6, "
+    "$7::int, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::boolean, $19::uuid, $20, "
+    "$21::timestamptz, CASE WHEN $22::boolean THEN $21::timestamptz END, $23, $24::bigint, $25::jsonb)";
+
+static int write_case(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t errlen)
+{
+    char tier[8], hash[65], by[32];
+    snprintf(tier, sizeof tier, "%d", r->region->tier);
+    sha256_hex(r->tracking, strlen(r->tracking), hash);
+    snprintf(by, sizeof by, "%lld", r->who.id);
+    const char *state = r->outcome == OUT_REVIEW     ? "received"
+                        : r->outcome == OUT_ACCEPTED ? "accepted"
+                        : r->outcome == OUT_REJECTED ? "rejected"
+                        : r->outcome == OUT_DUPLICATE ? "duplicate" : "resolved";
+    const char *complexity = intake_enum_str(EVENT_CASE_ACCEPTED, "complexity",
+                                             r->a.complexity ? (int)r->a.complexity : (int)EVENT_COMPLEXITY_GENERAL);
+    char *hints = r->hints ? json_dumps(r->hints, JSON_COMPACT) : NULL;
+    const char *p[] = {r->case_id,
+                       r->case_no,
+                       hash,
+                       r->region->code,
+                       tier,
+                       state,
+                       r->outcome == OUT_REVIEW ? "1" : "2",
+                       r->a.kind_str,
+                       complexity,
+                       r->a.channel_str,
+                       r->a.enterprise_name,
+                       r->a.credit_code,
+                       r->a.address,
+                       r->a.contact_name,
+                       r->a.contact_phone,
+                       r->a.summary,
+                       r->a.body,
+                       r->a.confidential ? "true" : "false",
+                       r->outcome == OUT_DUPLICATE ? r->dup_id : NULL,
+                       r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL,
+                       r->received_at,
+                       (r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE) ? "true" : "false",
+                       r->sig_hex,
+                       by,
+                       hints};
+    int rc = pg_batch_add(b, SQL_INSERT_CASE, 25, p);
+    free(hints);
+    if (rc != 0) return -1;
+    for (size_t i = 0; i < r->a.attachments.n; i++) {
+        char size[32];
+        snprintf(size, sizeof size, "%lld", r->a.attachments.items[i].size);
+        if (event_uuid_new(r->a.attachments.items[i].uid) != 0) return -1;
+        const char *pa[] = {r->case_id, r->a.attachments.items[i].sha256, r->a.attachments.items[i].file_name,
+                            r->a.attachments.items[i].media_type, size, r->a.attachments.items[i].storage_key, by,
+                            r->a.attachments.items[i].uid};
+        if (pg_batch_add(b,
+                         "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, "
+                         "storage_key, uploaded_by, uid) VALUES ($1::uuid, decode($2, 'hex'), $3, $4, "
+                         "$5::bigint, $6, $7::bigint, $8::uuid) ON CONFLICT (case_id, sha256) DO NOTHING",
+                         8, pa) != 0)
+            return -1;
+    }
+    if (add_events(in, b, r, err, errlen) != 0) return -1;
+    if (r->idem_key[0]) {
+        char *resp = json_dumps(r->response, JSON_COMPACT);
+        const char *pk[] = {by, r->idem_key, r->req_sha, r->case_id, resp};
+        rc = pg_batch_add(b,
+                          "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, "
+                          "status, response) VALUES ($1::bigint, $2, decode($3, 'hex'), $4::uuid, 201, $5::jsonb)",
+                          5, pk);
+        free(resp);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* ---- one transaction for a list of registrations -------------------------------------------- */
+
+static int reg_cmp_region(const void *x, const void *y)
+{
+    const reg_t *a = *(reg_t *const *)x, *b = *(reg_t *const *)y;
+    return strcmp(a->region ? a->region->code : "", b->region ? b->region->code : "");
+}
+
+static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
+
+/* 0 committed; -1 failed (rolled back; pg->err says why). */
+static int write_batch(intake_t *in, reg_t *list, size_t n)
+{
+    pg_t *pg = in->pg;
+    pg_batch_t *b = pg_batch_new();
+    PGresult **res = NULL;
+    reg_t **order = calloc(n, sizeof *order);
+    int rc = -1;
+    char err[512] = "";
+    if (b == NULL || order == NULL) goto out;
+
+    /* round 1: BEGIN, key locks and stored answers, duplicate candidates */
+    if (pg_batch_add(b, "BEGIN", 0, NULL) != 0) goto out;
+    for (reg_t *r = list; r; r = r->next) {
+        char by[32];
+        snprintf(by, sizeof by, "%lld", r->who.id);
+        if (r->idem_key[0] && !r->leader) {
+            char lock[200];
+            snprintf(lock, sizeof lock, "%s:%s", by, r->idem_key);
+            const char *pl[] = {lock};
+            const char *pk[] = {by, r->idem_key};
+            if (pg_batch_add(b, "SELECT pg_advisory_xact_lock(hashtextextended($1, 727))", 1, pl) != 0 ||
+                pg_batch_add(b, "SELECT status, response::text, encode(request_sha256, 'hex') FROM "
+                                "idempotency_keys WHERE principal_id = $1::bigint AND idem_key = $2",
+                             2, pk) != 0)
+                goto out;
+        }
+        const char *pc[] = {r->a.credit_code};
+        if (pg_batch_add(b,
+                         "SELECT id, case_no, text_sig, coalesce(lead_unit_id, 0), terminated, state "
+                         "FROM cases WHERE credit_code = $1 AND text_sig IS NOT NULL AND "
+                         "(closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50",
+                         1, pc) != 0)
+            goto out;
+    }
+    size_t nres = pg_batch_len(b);
+    res = calloc(nres, sizeof *res);
+    if (res == NULL || pg_batch_run(pg, b, res) != 0) goto out_res;
+    size_t k = 1; /* after BEGIN */
+    for (reg_t *r = list; r; r = r->next) {
+        if (r->idem_key[0] && !r->leader) {
+            PGresult *stored = res[k + 1];
+            k += 2;
+            if (PQntuples(stored) == 1) {
+                if (strcmp(PQgetvalue(stored, 0, 2), r->req_sha) == 0) {
+                    r->replay_status = atoi(PQgetvalue(stored, 0, 0));
+                    r->replay = json_loads(PQgetvalue(stored, 0, 1), 0, NULL);
+                } else {
+                    r->key_conflict = 1;
+                }
+            }
+        }
+        PGresult *cands = res[k++];
+        if (reg_creates(r)) {
+            if (event_uuid_new(r->case_id) != 0) goto out_res;
+            decide(in, r, cands, list);
+            if (r->region == NULL) { /* no territory loaded at all */
+                snprintf(pg->err, sizeof pg->err, "the territory is empty: load regions first");
+                pg->last_class = PG_RETRY;
+                goto rollback;
+            }
+        }
+    }
+    for (size_t i = 0; i < nres; i++) PQclear(res[i]);
+    free(res);
+    res = NULL;
+
+    /* round 2: case numbers, in region order (row locks on case_seq) */
+    size_t nc = 0;
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r)) order[nc++] = r;
+    qsort(order, nc, sizeof *order, reg_cmp_region);
+    for (size_t i = 0; i < nc; i++) {
+        const char *p[] = {order[i]->region->code, order[i]->received_at};
+        if (pg_batch_add(b, "SELECT case_no_next($1, $2::timestamptz)", 2, p) != 0) goto rollback;
+    }
+    if (nc > 0) {
+        PGresult **nos = calloc(nc, sizeof *nos);
+        int ok = nos != NULL && pg_batch_run(pg, b, nos) == 0; /* a failed batch rolls back */
+        for (size_t i = 0; i < nc && nos; i++) {
+            if (ok) snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s", PQgetvalue(nos[i], 0, 0));
+            PQclear(nos[i]);
+        }
+        free(nos);
+        if (!ok) goto rollback;
+    }
+    /* duplicates of an earlier request of this batch learn its number now */
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->dup_no[0] == '\0')
+            for (reg_t *e = list; e; e = e->next)
+                if (!strcmp(e->case_id, r->dup_id)) snprintf(r->dup_no, sizeof r->dup_no, "%s", e->case_no);
+
+    /* round 3: the writes, then COMMIT */
+    for (reg_t *r = list; r; r = r->next) {
+        if (!reg_creates(r)) continue;
+        if (tracking_code_new(r->tracking) != 0) goto rollback;
+        r->response = build_response(r);
+        if (r->response == NULL || write_case(in, b, r, err, sizeof err) != 0) {
+            snprintf(pg->err, sizeof pg->err, "cannot prepare case %s: %.400s", r->case_no, err);
+            pg->last_class = PG_PERMANENT;
+            goto rollback;
+        }
+    }
+    if (pg_batch_add(b, "COMMIT", 0, NULL) != 0 || pg_batch_run(pg, b, NULL) != 0) goto out;
+    rc = 0;
+    goto out;
+rollback:
+    pg_batch_free(b);
+    b = NULL;
+    pg_rollback(pg);
+    goto out;
+out_res:
+    if (res)
+        for (size_t i = 0; i < nres; i++) PQclear(res[i]);
+    free(res);
+    res = NULL;
+    if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) pg_rollback(pg);
+out:
+    free(res);
+    free(order);
+    pg_batch_free(b);
+    return rc;
+}
+
+static void reg_reset(reg_t *r)
+{
+    /* forget what a failed batch decided, so the retry alone starts clean */
+    json_decref(r->replay);
+    json_decref(r->hints);
+    json_decref(r->suggestions);
+    json_decref(r->response);
+    r->replay = r->hints = r->suggestions = r->response = NULL;
+    r->replay_status = r->key_conflict = 0;
+    r->outcome = OUT_REVIEW;
+    r->region = NULL;
+    r->case_no[0] = r->dup_id[0] = r->dup_no[0] = r->referred[0] = '\0';
+}
+
+static void reg_answer(intake_t *in, reg_t *r)
+{
+    const reg_t *src = r->leader ? r->leader : r;
+    if (r->key_conflict || (r->leader && r->leader->key_conflict)) {
+        http_reply_error(r->req, 422, "idempotency_key_reused", "Idempotency-Key",
+                         "Idempotency-Key was already used with a different request");
+    } else if (src->replay_status) {
+        metric_inc(in->m_replays);
+        http_reply_header(r->req, "Idempotent-Replay", "true");
+        http_reply_json(r->req, src->replay_status, json_incref(src->replay));
+    } else if (r->leader) {
+        metric_inc(in->m_replays);
+        http_reply_header(r->req, "Idempotent-Replay", "true");
+        http_reply_json(r->req, 201, json_incref(src->response));
+    } else {
+        metric_inc(in->m_submitted);
+        char loc[96];
+        snprintf(loc, sizeof loc, "/v1/cases/%s", r->case_id);
+        http_reply_header(r->req, "Location", loc);
+        http_reply_json(r->req, 201, json_incref(r->response));
+    }
+}
+
+static void batcher_flush(intake_batcher_t *b)
+{
+    intake_t *in = b->in;
+    reg_t *list = b->head;
+    size_t n = b->n;
+    b->head = b->tail = NULL;
+    b->n = 0;
+    if (list == NULL) return;
+    metric_observe(in->m_batch_size, (double)n);
+    if (write_batch(in, list, n) == 0) {
+        for (reg_t *r = list; r; r = r->next) reg_answer(in, r);
+    } else if (n == 1) {
+        intake_reply_db_error(list->req, in->pg, "registration");
+    } else {
+        /* one request may have sunk the batch: give each its own transaction */
+        LOGW("registration batch failed; retrying one by one", LF_INT("batch", (long long)n),
+             LF_STR("error", in->pg->err));
+        for (reg_t *r = list, *next; r; r = next) {
+            next = r->next;
+            r->next = NULL;
+            reg_reset(r);
+            /* a request that followed another's key now leads its own */
+            r->leader = NULL;
+            if (write_batch(in, r, 1) == 0) reg_answer(in, r);
+            else intake_reply_db_error(r->req, in->pg, "registration");
+            r->next = next;
+        }
+    }
+    for (reg_t *r = list, *next; r; r = next) {
+        next = r->next;
+        reg_free(r);
+    }
+}
+
+static void batcher_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    batcher_flush(arg);
+}
+
+intake_batcher_t *intake_batcher_new(intake_t *in)
+{
+    intake_batcher_t *b = calloc(1, sizeof *b);
+    if (b == NULL) return NULL;
+    b->in = in;
+    b->timer = evtimer_new(daemon_base(in->d), batcher_timer, b);
+    if (b->timer == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void intake_batcher_free(intake_batcher_t *b)
+{
+    if (b == NULL) return;
+    batcher_flush(b); /* whatever is queued is written and answered before we go */
+    event_free(b->timer);
+    free(b);
+}
+
+/* ---- POST /v1/appeals --------------------------------------------------------------------- */
+
+static int idem_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 128) return 0;
+    for (const char *p = k; *p; p++)
+        if (*p < 0x21 || *p > 0x7e) return 0;
+    return 1;
+}
+
+void intake_submit(http_req_t *req, void *arg)
+{
+    intake_t *in = arg;
+    const http_principal_t *p = http_req_principal(req);
+    char client[32];
+    snprintf(client, sizeof client, "%lld", p->id);
+    long retry = 0;
+    if (ratelimit_hit(daemon_redis(in->d), "intake", client, in->cfg->rate_limit_per_min, 60000,
+                      &retry) == RATELIMIT_DENY) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%ld", retry);
+        metric_inc(in->m_rate_limited);
+        http_reply_header(req, "Retry-After", ra);
+        http_reply_error(req, 429, "rate_limited", NULL,
+                         "too many submissions from this client; retry in %ld s", retry);
+        return;
+    }
+    const char *key = http_req_header(req, "Idempotency-Key");
+    if (key && !idem_key_ok(key)) {
+        http_reply_error(req, 400, "invalid_value", "Idempotency-Key",
+                         "Idempotency-Key: must be 1 to 128 visible ASCII characters");
+        return;
+    }
+    json_t *body = http_req_json(req);
+    if (body == NULL) return;
+    reg_t *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        json_decref(body);
+        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    if (appeal_parse(req, body, p, in->cfg->body_max_chars, &r->a) != 0) {
+        json_decref(body);
+        free(r);
+        return;
+    }
+    json_decref(body);
+    r->req = req;
+    r->who = *p;
+    if (key) snprintf(r->idem_key, sizeof r->idem_key, "%s", key);
+    size_t blen = 0;
+    const char *raw = http_req_body(req, &blen);
+    sha256_hex(raw, blen, r->req_sha);
+    if (event_now_rfc3339(r->received_at) != 0) goto oom;
+    size_t tl = strlen(r->a.summary) + strlen(r->a.body) + 2;
+    char *text = malloc(tl);
+    if (text == NULL) goto oom;
+    snprintf(text, tl, "%s\n%s", r->a.summary, r->a.body);
+    r->sig = textsim_sig_new(text, strlen(text));
+    free(text);
+    if (r->sig == NULL || textsim_sig_encode(r->sig, &r->sig_hex) != 0) goto oom;
+
+    intake_batcher_t *b = in->batcher;
+    /* the same key twice in one batch: the second waits for the first's answer */
+    for (reg_t *e = b->head; e && r->idem_key[0]; e = e->next)
+        if (!e->leader && e->who.id == r->who.id && !strcmp(e->idem_key, r->idem_key)) {
+            r->leader = e;
+            if (strcmp(e->req_sha, r->req_sha) != 0) r->key_conflict = 1;
+            break;
+        }
+    if (b->tail) b->tail->next = r;
+    else b->head = r;
+    b->tail = r;
+    b->n++;
+    if ((long)b->n >= in->cfg->batch_max) {
+        evtimer_del(b->timer);
+        batcher_flush(b);
+    } else if (!evtimer_pending(b->timer, NULL)) {
+        struct timeval tv = {in->cfg->batch_wait_us / 1000000, in->cfg->batch_wait_us % 1000000};
+        evtimer_add(b->timer, &tv);
+    }
+    return;
+oom:
+    reg_free(r);
+    http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+}
