@@ -17,10 +17,7 @@ int outbox_append(pg_t *pg, const char *event_id, const char *topic, const char 
                   const char *payload)
 {
     const char *p[] = {event_id, topic, key, payload};
-    return pg_query(pg,
-                    "INSERT INTO outbox (event_id, topic, msg_key, payload) "
-                    "VALUES ($1::uuid, $2, $3, $4)",
-                    4, p, NULL);
+    return pg_query(pg, OUTBOX_INSERT_SQL, 4, p, NULL);
 }
 
 typedef struct {

@@ -27,6 +27,11 @@
 #include "metrics.h"
 #include "pg.h"
 
+/* The insert outbox_append runs, for writers that queue it on a pg_batch_t:
+ * $1 event id, $2 topic, $3 key, $4 payload. */
+#define OUTBOX_INSERT_SQL                                                                      \
+    "INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES ($1::uuid, $2, $3, $4)"
+
 /* Inside the caller's open transaction on pg. payload is the encoded envelope. */
 int outbox_append(pg_t *pg, const char *event_id, const char *topic, const char *key,
                   const char *payload) JS_MUST_CHECK;
