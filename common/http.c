@@ -73,7 +73,9 @@ struct http_conn {
     http_req_t *req;       /* being read or with its handler */
     size_t body_need;      /* >0 while reading a body */
     int handling;          /* req is with its handler */
-    int closing;           /* close once the output is flushed */
+    int closing;
+    int linger;            /* closed after an error: drain the unread request first */
+    size_t lingered;       /* bytes discarded while lingering */           /* close once the output is flushed */
     int processing;        /* inside conn_process: replies must not recurse */
     http_conn_t *prev, *next;
 };
@@ -359,11 +361,41 @@ void http_reply_header(http_req_t *r, const char *name, const char *value)
     }
 }
 
+/* Lingering close: a client still sending a body we refused (413, 411, 400…) would get a TCP
+ * reset instead of our answer if we closed with its data unread. So after an error reply we
+ * stop writing (FIN), then read and discard for a short while — until the client closes, 2 s
+ * pass, or 16 MiB were thrown away — and only then close. */
+static void conn_linger_read_cb(struct bufferevent *bev, void *arg)
+{
+    http_conn_t *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in);
+    c->lingered += n;
+    evbuffer_drain(in, n);
+    if (c->lingered > 16u * 1024 * 1024) conn_free(c);
+}
+
+static void conn_linger_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    conn_free(arg);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     http_conn_t *c = arg;
-    (void)bev;
-    if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) conn_free(c);
+    if (!c->closing || evbuffer_get_length(bufferevent_get_output(c->bev)) != 0) return;
+    if (!c->linger) {
+        conn_free(c);
+        return;
+    }
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+    struct timeval tv = {2, 0};
+    bufferevent_set_timeouts(bev, &tv, NULL);
+    bufferevent_setcb(bev, conn_linger_read_cb, NULL, conn_linger_event_cb, c);
+    bufferevent_enable(bev, EV_READ);
+    conn_linger_read_cb(bev, c);
 }
 
 void http_reply_raw(http_req_t *r, int status, const char *content_type, const char *body,
@@ -675,6 +707,7 @@ static void conn_fail(http_conn_t *c, int status, const char *code, const char *
     }
     c->req->keepalive = 0;
     c->handling = 1;
+    c->linger = 1;
     http_reply_error(c->req, status, code, field, "%s", msg);
 }
 

@@ -137,15 +137,17 @@ static rv_field_t policy_fields[] = {
     {.name = "version", .type = RV_INT, .min = 1, .max = 1000000000},
 };
 
+/* detail (may be NULL) is stolen. */
 static int audit(pg_t *pg, const http_principal_t *p, const char *action, long long id, json_t *detail)
 {
     char pid[32], obj[48];
     snprintf(pid, sizeof pid, "%lld", p->id);
     snprintf(obj, sizeof obj, "policy_entry:%lld", id);
-    char *d = json_dumps(detail ? detail : json_object(), JSON_COMPACT);
+    char *d = detail ? json_dumps(detail, JSON_COMPACT) : strdup("{}");
+    json_decref(detail);
     const char *pa[] = {pid, action, obj, d};
-    int rc = pg_query(pg, "INSERT INTO audit_log (principal_id, action, object, detail) "
-                          "VALUES ($1::bigint, $2, $3, $4::jsonb)", 4, pa, NULL);
+    int rc = d ? pg_query(pg, "INSERT INTO audit_log (principal_id, action, object, detail) "
+                              "VALUES ($1::bigint, $2, $3, $4::jsonb)", 4, pa, NULL) : -1;
     free(d);
     return rc;
 }

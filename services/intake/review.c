@@ -15,6 +15,7 @@
 #include "log.h"
 #include "reqval.h"
 
+/* detail is stolen. */
 static void audit_read(intake_t *in, const http_principal_t *p, const char *object, json_t *detail)
 {
     char pid[32];
@@ -25,6 +26,7 @@ static void audit_read(intake_t *in, const http_principal_t *p, const char *obje
                                       "VALUES ($1::bigint, 'case.read', $2, $3::jsonb)", 3, pa, NULL) != 0)
         LOGW("audit write failed", LF_STR("error", in->pg->err));
     free(d);
+    json_decref(detail);
 }
 
 void intake_review_queue(http_req_t *req, void *arg)
