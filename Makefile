@@ -43,11 +43,13 @@ TOOL_SRC   := $(sort $(wildcard tools/*.c))
 TOOL_BINS  := $(TOOL_SRC:tools/%.c=$(O)/bin/%)
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/unit/%)
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(O)/bin/%)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
 
-.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps bench-outbox
-all: $(LIBCOMMON) $(SVC_BINS) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS) bin-link
+.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps bench-outbox bench-intake
+all: $(LIBCOMMON) $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS) $(INTEG_BINS) bin-link
 
 # bin/ points at the binaries of the last build flavour, so scripts call bin/jiesuctl etc.
 bin-link: $(SVC_BINS) $(TOOL_BINS)
@@ -70,6 +72,11 @@ $(O)/bin/jiesu-%: $$(addprefix $(O)/,$$(subst .c,.o,$$(wildcard services/$$*/*.c
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBCOMMON) $(LDLIBS)
 
 $(O)/bin/%: $(O)/tools/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
+
+$(O)/bin/%: $(O)/bench/%.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBCOMMON) $(LDLIBS)
@@ -125,8 +132,13 @@ bench-outbox: deps
 	$(Q)deploy/stack/up.sh
 	$(Q)bench/outbox.sh
 
+bench-intake: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)deploy/stack/up.sh
+	$(Q)bench/intake.sh
+
 clean:
 	rm -rf build bin
 
--include $(COMMON_OBJ:.o=.d) $(wildcard $(O)/services/*/*.d) $(wildcard $(O)/tools/*.d) \
+-include $(COMMON_OBJ:.o=.d) $(wildcard $(O)/services/*/*.d) $(wildcard $(O)/tools/*.d) $(wildcard $(O)/bench/*.d) \
          $(wildcard $(O)/tests/*/*.d)

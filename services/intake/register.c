@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "casefsm.h"
@@ -486,6 +487,8 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                          1, pc) != 0)
             goto out;
     }
+    struct timespec ta, tb, tc;
+    clock_gettime(CLOCK_MONOTONIC, &ta);
     size_t nres = pg_batch_len(b);
     res = calloc(nres, sizeof *res);
     if (res == NULL || pg_batch_run(pg, b, res) != 0) goto out_res;
@@ -518,6 +521,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
     free(res);
     res = NULL;
 
+    clock_gettime(CLOCK_MONOTONIC, &tb);
     /* round 2: case numbers, in region order (row locks on case_seq) */
     size_t nc = 0;
     for (reg_t *r = list; r; r = r->next)
@@ -543,6 +547,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             for (reg_t *e = list; e; e = e->next)
                 if (!strcmp(e->case_id, r->dup_id)) snprintf(r->dup_no, sizeof r->dup_no, "%s", e->case_no);
 
+    clock_gettime(CLOCK_MONOTONIC, &tc);
     /* round 3: the writes, then COMMIT */
     for (reg_t *r = list; r; r = r->next) {
         if (!reg_creates(r)) continue;
@@ -554,7 +559,12 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             goto rollback;
         }
     }
+    struct timespec td, te;
+    clock_gettime(CLOCK_MONOTONIC, &td);
     if (pg_batch_add(b, "COMMIT", 0, NULL) != 0 || pg_batch_run(pg, b, NULL) != 0) goto out;
+    clock_gettime(CLOCK_MONOTONIC, &te);
+#define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
+    LOGD("batch rounds", LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)), LF_DBL("prep3", MS(tc, td)), LF_DBL("r3", MS(td, te)));
     rc = 0;
     goto out;
 rollback:
@@ -621,7 +631,12 @@ static void batcher_flush(intake_batcher_t *b)
     b->n = 0;
     if (list == NULL) return;
     metric_observe(in->m_batch_size, (double)n);
-    if (write_batch(in, list, n) == 0) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int wb = write_batch(in, list, n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    LOGD("batch written", LF_INT("n", (long long)n), LF_DBL("ms", (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6));
+    if (wb == 0) {
         for (reg_t *r = list; r; r = r->next) reg_answer(in, r);
     } else if (n == 1) {
         intake_reply_db_error(list->req, in->pg, "registration");

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/intake.sh — sustained accepted appeals per second through jiesu-intake (release build),
+# each durable in PostgreSQL (synchronous_commit on, fsync on) with its events relayed to the
+# real Kafka broker, against the raw durable single-row insert rate of the same PostgreSQL
+# measured with pgbench at its best client count, in the same run.
+#
+#   1. pgbench: INSERT of one 200-byte row per transaction, 1…64 clients, 8 s each; best tps.
+#   2. intake peak: closed loop, 128 keep-alive connections, 15 s, each request a different
+#      enterprise's complaint registered and accepted by an agent (2 events per case). The
+#      rate counts only cases whose events Kafka has acknowledged: the clock stops when the
+#      outbox is empty, not when the last HTTP answer arrives.
+#   3. latency: open loop at half the peak rate for 10 s, measured from each request's
+#      scheduled instant (no coordinated omission); p50 and p99.
+# Ends with: intake_per_s=<n> pgbench_per_s=<n> ratio=<intake/pgbench> p99_ms=<n>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/release/bin
+STACK=${JIESU_STACK_DIR:-.stack}
+. "$STACK/env"
+export PGOPTIONS="-c client_min_messages=warning"
+DSN=$JIESU_PG_TEST_DSN
+PORT=${BENCH_PORT:-18381}
+PGBENCH=/usr/lib/postgresql/15/bin/pgbench
+
+echo "== preparing a scratch schema in jiesu_test"
+psql -q "$DSN" -c "DROP SCHEMA IF EXISTS public CASCADE" -c "CREATE SCHEMA public"
+JIESU_PG_DSN=$DSN "$BIN/jiesuctl" migrate >/dev/null
+psql -q -v ON_ERROR_STOP=1 "$DSN" <<'SQL'
+CREATE TEMP TABLE r_in (code text, name text, tier smallint, parent_code text, policy_profile text);
+\copy r_in from 'deploy/data/guangxi/regions.csv' csv header
+INSERT INTO regions SELECT code, name, tier, nullif(parent_code, ''), nullif(policy_profile, '') FROM r_in ORDER BY tier;
+CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload text NOT NULL);
+SQL
+AGENT=$(JIESU_PG_DSN=$DSN "$BIN/jiesuctl" principal add --role agent --name 压测专席 --region 450000)
+TOKEN=$(JIESU_PG_DSN=$DSN "$BIN/jiesuctl" token issue --principal "$AGENT")
+
+echo "== pgbench: durable single-row inserts"
+SCRIPT=$(mktemp)
+echo "INSERT INTO bench_raw (payload) VALUES (repeat('企', 66) || :client_id);" > "$SCRIPT"
+best=0; best_c=0
+for c in 1 2 4 8 16 32 64; do
+  tps=$("$PGBENCH" -n -f "$SCRIPT" -c $c -j 2 -T 8 "$DSN" 2>/dev/null | awk '/^tps = /{printf "%d", $3}')
+  echo "  clients=$c tps=$tps"
+  if [ "${tps:-0}" -gt "$best" ]; then best=$tps; best_c=$c; fi
+done
+rm -f "$SCRIPT"
+echo "  best: $best tps at $best_c clients"
+
+echo "== jiesu-intake (release) with its outbox relay"
+LOG=$(mktemp)
+"$BIN/jiesu-intake" --http-port=$PORT --pg-dsn="$DSN" --log-level=warn --rate-limit-per-min=100000000 \
+  --batch-max=512 --batch-wait-us=2000 --outbox-batch=2000 --outbox-poll-ms=5 2>"$LOG" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true; rm -f $LOG' EXIT
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.1; done
+
+unpublished() { psql -tA "$DSN" -c "SELECT count(*) FROM outbox WHERE published_at IS NULL"; }
+"$BIN/loadgen" --port $PORT --token "$TOKEN" --conns 64 --seconds 3 --seq 1000000 >/dev/null   # warm-up
+while [ "$(unpublished)" != 0 ]; do sleep 0.1; done
+before=$(psql -tA "$DSN" -c "SELECT count(*) FROM cases")
+t0=$(date +%s.%N)
+peak=$("$BIN/loadgen" --port $PORT --token "$TOKEN" --conns 128 --seconds 15 --seq 2000000)
+t1=$(date +%s.%N)
+while [ "$(unpublished)" != 0 ]; do sleep 0.05; done
+t2=$(date +%s.%N)
+after=$(psql -tA "$DSN" -c "SELECT count(*) FROM cases WHERE state = 'accepted'")
+cases=$((after - before))
+echo "  closed loop: $peak"
+drain=$(echo "$t2 - $t1" | bc)
+rate=$(echo "$cases / ($t2 - $t0)" | bc)
+echo "  $cases accepted cases durable and relayed in $(echo "$t2 - $t0" | bc) s (outbox drained $drain s after the last answer)"
+
+half=$((rate / 2))
+echo "== latency at half the peak: $half/s, open loop"
+lat=$("$BIN/loadgen" --port $PORT --token "$TOKEN" --conns 256 --seconds 10 --rate $half --seq 3000000)
+echo "  open loop: $lat"
+p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$lat")
+p50=$(sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$lat")
+batches=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^jiesu_intake_batch_size_(sum|count) /{v[$1]=$2} END{if (v["jiesu_intake_batch_size_count"]) printf "%.1f", v["jiesu_intake_batch_size_sum"]/v["jiesu_intake_batch_size_count"]}')
+echo "  mean registrations per transaction: $batches; p50 ${p50} ms"
+kill -TERM $PID; wait $PID || true
+ratio=$(echo "scale=2; $rate / $best" | bc)
+echo "intake_per_s=$rate pgbench_per_s=$best ratio=$ratio p99_ms=$p99"
