@@ -25,12 +25,9 @@ PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 echo "== preparing a scratch schema in jiesu_test"
 psql -q "$DSN" -c "DROP SCHEMA IF EXISTS public CASCADE" -c "CREATE SCHEMA public"
 JIESU_PG_DSN=$DSN "$BIN/jiesuctl" migrate >/dev/null
-psql -q -v ON_ERROR_STOP=1 "$DSN" <<'SQL'
-CREATE TEMP TABLE r_in (code text, name text, tier smallint, parent_code text, policy_profile text);
-\copy r_in from 'deploy/data/guangxi/regions.csv' csv header
-INSERT INTO regions SELECT code, name, tier, nullif(parent_code, ''), nullif(policy_profile, '') FROM r_in ORDER BY tier;
-CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload text NOT NULL);
-SQL
+JIESU_PG_DSN=$DSN "$BIN/jiesuctl" territory import --regions deploy/data/guangxi/regions.csv \
+  --units deploy/data/guangxi/units.csv >/dev/null
+psql -q "$DSN" -c "CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload text NOT NULL)"
 AGENT=$(JIESU_PG_DSN=$DSN "$BIN/jiesuctl" principal add --role agent --name 压测专席 --region 450000)
 TOKEN=$(JIESU_PG_DSN=$DSN "$BIN/jiesuctl" token issue --principal "$AGENT")
 

@@ -14,6 +14,7 @@
 #include "casefsm.h"
 #include "log.h"
 #include "pg.h"
+#include "territory.h"
 
 #define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
 
@@ -27,6 +28,8 @@ static void usage(FILE *out)
             "  token issue --principal ID [--label TEXT] [--ttl-days N]\n"
             "                                         issue a bearer token, print it once\n"
             "  token revoke --principal ID            revoke every token of a principal\n"
+            "  territory import|check --regions FILE [--units FILE]\n"
+            "                                         load or validate regions and units\n"
             "roles: enterprise agent centre unit supervisor leader discipline operator\n");
 }
 
@@ -168,6 +171,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return 0;
+    }
+    if (!strcmp(cmd, "territory")) {
+        setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */
+        return territory_cli(argc - i, argv + i, stdout, stderr);
     }
     if (!strcmp(cmd, "migrate")) return cmd_migrate(dsn, argc - i - 1, argv + i + 1);
     if (!strcmp(cmd, "principal") && i + 1 < argc && !strcmp(argv[i + 1], "add"))

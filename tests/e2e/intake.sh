@@ -9,13 +9,8 @@ cd "$JIESU_ROOT"
 export PGOPTIONS="-c client_min_messages=warning"
 
 # the territory (idempotent: other e2e scripts may have loaded it)
-psql -q -v ON_ERROR_STOP=1 "$JIESU_PG_DSN" <<'SQL' || { echo "cannot load regions"; exit 1; }
-CREATE TEMP TABLE r_in (code text, name text, tier smallint, parent_code text, policy_profile text);
-\copy r_in from 'deploy/data/guangxi/regions.csv' csv header
-INSERT INTO regions (code, name, tier, parent_code, policy_profile)
-SELECT code, name, tier, nullif(parent_code, ''), nullif(policy_profile, '') FROM r_in ORDER BY tier
-ON CONFLICT (code) DO NOTHING;
-SQL
+"$JIESU_BIN/jiesuctl" territory import --regions deploy/data/guangxi/regions.csv \
+  --units deploy/data/guangxi/units.csv >/dev/null || { echo "cannot load the territory"; exit 1; }
 
 ctl() { "$JIESU_BIN/jiesuctl" "$@"; }
 tok() { ctl token issue --principal "$1"; }
