@@ -118,3 +118,101 @@ int casestore_record_batch(pg_batch_t *b, const event_t *ev, casefsm_state_t fro
 {
     return casestore_write(NULL, b, ev, from, to, case_version, err, errlen);
 }
+
+/* ---- bulk --------------------------------------------------------------------------------- */
+
+struct casestore_bulk {
+    json_t *history, *outbox;
+    size_t n;
+};
+
+casestore_bulk_t *casestore_bulk_new(void)
+{
+    casestore_bulk_t *cb = calloc(1, sizeof *cb);
+    if (cb == NULL) return NULL;
+    cb->history = json_array();
+    cb->outbox = json_array();
+    if (cb->history == NULL || cb->outbox == NULL) {
+        casestore_bulk_free(cb);
+        return NULL;
+    }
+    return cb;
+}
+
+void casestore_bulk_free(casestore_bulk_t *cb)
+{
+    if (cb == NULL) return;
+    json_decref(cb->history);
+    json_decref(cb->outbox);
+    free(cb);
+}
+
+size_t casestore_bulk_len(const casestore_bulk_t *cb) { return cb->n; }
+
+int casestore_bulk_add(casestore_bulk_t *cb, const event_t *ev, casefsm_state_t from,
+                       casefsm_state_t to, int case_version, char *err, size_t errlen)
+{
+    json_t *env = NULL;
+    if (event_encode_json(ev, &env, err, errlen) != 0) return -1;
+    char key[64];
+    char *txt = json_dumps(env, JSON_COMPACT);
+    int rc = -1;
+    if (txt == NULL || event_key(ev, key, sizeof key) != 0) {
+        snprintf(err, errlen, "cannot prepare event %s", event_type_name(ev->type));
+        goto out;
+    }
+    json_t *h = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:s?,s:o,s:o,s:s,s:O}", "n", (json_int_t)cb->n,
+                          "event_id", ev->event_id, "case_id", ev->case_id, "type",
+                          event_type_name(ev->type), "from_state",
+                          from == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(from), "to_state",
+                          to == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(to), "case_version",
+                          case_version > 0 ? json_integer(case_version) : json_null(), "actor",
+                          ev->actor.principal_id > 0 ? json_integer(ev->actor.principal_id) : json_null(),
+                          "occurred_at", ev->occurred_at, "payload", json_object_get(env, "payload"));
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "n", (json_int_t)cb->n, "event_id", ev->event_id,
+                          "topic", event_topic(ev), "msg_key", key, "payload", txt);
+    if (h == NULL || o == NULL || json_array_append_new(cb->history, h) != 0 ||
+        json_array_append_new(cb->outbox, o) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    cb->n++;
+    rc = 0;
+out:
+    free(txt);
+    json_decref(env);
+    return rc;
+}
+
+int casestore_bulk_queue(casestore_bulk_t *cb, pg_batch_t *b)
+{
+    if (cb->n == 0) return 0;
+    char *h = json_dumps(cb->history, JSON_COMPACT), *o = json_dumps(cb->outbox, JSON_COMPACT);
+    int rc = -1;
+    if (h && o) {
+        const char *ph[] = {h}, *po[] = {o};
+        rc = pg_batch_add(b,
+                          "INSERT INTO case_events (event_id, case_id, type, from_state, to_state, "
+                          "case_version, actor_principal_id, occurred_at, payload) SELECT x.event_id, "
+                          "x.case_id, x.type, x.from_state, x.to_state, x.case_version, x.actor, "
+                          "x.occurred_at, x.payload FROM json_to_recordset($1::json) AS x(n int, "
+                          "event_id uuid, case_id uuid, type text, from_state text, to_state text, "
+                          "case_version int, actor bigint, occurred_at timestamptz, payload jsonb) "
+                          "ORDER BY x.n",
+                          1, ph) == 0 &&
+                     pg_batch_add(b,
+                                  "INSERT INTO outbox (event_id, topic, msg_key, payload) SELECT "
+                                  "x.event_id, x.topic, x.msg_key, x.payload FROM json_to_recordset("
+                                  "$1::json) AS x(n int, event_id uuid, topic text, msg_key text, "
+                                  "payload text) ORDER BY x.n",
+                                  1, po) == 0
+                 ? 0
+                 : -1;
+    }
+    free(h);
+    free(o);
+    json_array_clear(cb->history);
+    json_array_clear(cb->outbox);
+    cb->n = 0;
+    return rc;
+}

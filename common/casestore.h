@@ -59,6 +59,18 @@ int casestore_record_batch(pg_batch_t *b, const event_t *ev, casefsm_state_t fro
                            casefsm_state_t to, int case_version, char *err,
                            size_t errlen) JS_MUST_CHECK;
 
+/* Bulk recording for group-committing writers: events are collected, then written by two
+ * statements (history, outbox) whatever their number, in the order added — which keeps
+ * each case's events in outbox id order. */
+typedef struct casestore_bulk casestore_bulk_t;
+casestore_bulk_t *casestore_bulk_new(void);
+void casestore_bulk_free(casestore_bulk_t *cb);
+int casestore_bulk_add(casestore_bulk_t *cb, const event_t *ev, casefsm_state_t from,
+                       casefsm_state_t to, int case_version, char *err, size_t errlen) JS_MUST_CHECK;
+size_t casestore_bulk_len(const casestore_bulk_t *cb);
+/* Queues the two statements on b and empties cb. 0 on success (also when cb is empty). */
+int casestore_bulk_queue(casestore_bulk_t *cb, pg_batch_t *b) JS_MUST_CHECK;
+
 const char *casestore_rc_str(casestore_rc_t rc);
 
 #endif

@@ -1696,13 +1696,13 @@ fail:
     return NULL;
 }
 
-int event_encode(const event_t *ev, char **out_json, char *err, size_t errlen)
+int event_encode_json(const event_t *ev, json_t **out, char *err, size_t errlen)
 {
     const event_type_desc_t *d = event_type_desc(ev->type);
     json_t *o = NULL;
     event_t *check = NULL;
 
-    *out_json = NULL;
+    *out = NULL;
     if (d == NULL)
         return type_error(ev->type, err, errlen);
     if ((o = envelope_build(ev, d, err, errlen)) == NULL)
@@ -1711,21 +1711,33 @@ int event_encode(const event_t *ev, char **out_json, char *err, size_t errlen)
         err_set(err, errlen, "event: out of memory");
         goto fail;
     }
+    /* what we write must be what every consumer accepts: decode it once before it leaves */
     if (envelope_decode(o, check, err, errlen))
         goto fail;
     event_clear(check);
-    *out_json = json_dumps(o, JSON_COMPACT);
-    if (*out_json == NULL) {
-        err_set(err, errlen, "event: out of memory");
-        goto fail;
-    }
     free(check);
-    json_decref(o);
+    *out = o;
     return 0;
 fail:
     free(check);
     json_decref(o);
     return -1;
+}
+
+int event_encode(const event_t *ev, char **out_json, char *err, size_t errlen)
+{
+    json_t *o = NULL;
+
+    *out_json = NULL;
+    if (event_encode_json(ev, &o, err, errlen))
+        return -1;
+    *out_json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (*out_json == NULL) {
+        err_set(err, errlen, "event: out of memory");
+        return -1;
+    }
+    return 0;
 }
 
 void event_clear(event_t *ev)

@@ -862,6 +862,10 @@ JS_MUST_CHECK int event_init(event_t *ev, event_type_t type);
  */
 JS_MUST_CHECK int event_encode(const event_t *ev, char **out_json, char *err, size_t errlen);
 
+/* The same envelope as a new JSON object (caller decrefs), validated the same way: for
+ * writers that embed it in a larger document (bulk inserts). */
+JS_MUST_CHECK int event_encode_json(const event_t *ev, json_t **out, char *err, size_t errlen);
+
 /*
  * Parse and validate one event of `len` bytes (need not be NUL-terminated; duplicate
  * keys are rejected) into `out` (overwritten). On success the caller releases it with

@@ -6,9 +6,11 @@
  * length, alphabet, authority (position 1), category for that authority (position 2),
  * division digits and province (3-8), the form of the organisation code (9-17), the
  * check character (18) and finally the organisation code's own check character (17).
- * The authority/category table is the one published with the standard (and its 2016
- * amendment) by the national code centre (CODS); tests/unit/test_uscc.c walks every
- * cell of it, and every rule, with real published codes and generated ones.
+ * The authority/category table is the one the national code centre (CODS) publishes for
+ * the standard, as several independent validators reproduce it. Some validators also
+ * accept 民政 categories 4 and 5 (村/居民委员会); they are not in that table and are
+ * refused here. tests/unit/test_uscc.c walks every cell of the table, and every rule,
+ * with real published codes and generated ones.
  */
 #include "uscc.h"
 

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "casefsm.h"
+#include "deadline.h"
 #include "log.h"
 #include "pg.h"
 #include "territory.h"
@@ -28,6 +29,8 @@ static void usage(FILE *out)
             "  token issue --principal ID [--label TEXT] [--ttl-days N]\n"
             "                                         issue a bearer token, print it once\n"
             "  token revoke --principal ID            revoke every token of a principal\n"
+            "  due --profile NAME --kind KIND [--complexity C] --from RFC3339\n"
+            "                                         print the resolve-by instant (+08:00)\n"
             "  territory import|check --regions FILE [--units FILE]\n"
             "                                         load or validate regions and units\n"
             "roles: enterprise agent centre unit supervisor leader discipline operator\n");
@@ -172,6 +175,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "due")) return deadline_cli_due(argc - i, argv + i, stdout, stderr);
     if (!strcmp(cmd, "territory")) {
         setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */
         return territory_cli(argc - i, argv + i, stdout, stderr);

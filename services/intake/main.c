@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "intake.h"
 #include "log.h"
+#include "textsim.h"
 
 static const cfg_entry_t intake_entries[] = {
     CFG_COMMON_ENTRIES(intake_config_t, "8081"),
@@ -28,11 +29,14 @@ static const cfg_entry_t intake_entries[] = {
      "the deployment's top region code (empty: the region without a parent)"},
     {"body_max_chars", CFG_INT, CFG_OFF(intake_config_t, body_max_chars), "20000", 100, 50000,
      "longest appeal text accepted, in characters"},
-    {"duplicate_pct", CFG_INT, CFG_OFF(intake_config_t, duplicate_pct), "40", 1, 100,
+    {"duplicate_pct", CFG_INT, CFG_OFF(intake_config_t, duplicate_pct), "18", 1, 100,
      "text similarity (percent) at or above which an open case's repeat is a duplicate"},
     {"idempotency_retention_h", CFG_INT, CFG_OFF(intake_config_t, idempotency_retention_h), "24",
      1, 8760, "hours an Idempotency-Key answer is kept for retries"},
 };
+
+_Static_assert(TEXTSIM_DUPLICATE_THRESHOLD > 0.175 && TEXTSIM_DUPLICATE_THRESHOLD < 0.185,
+              "duplicate_pct's default (18) must follow TEXTSIM_DUPLICATE_THRESHOLD");
 
 static const cfg_table_t intake_table = {intake_entries, JS_ARRAY_LEN(intake_entries)};
 

@@ -174,25 +174,26 @@ static void decide(intake_t *in, reg_t *r, PGresult *cands, reg_t *earlier)
     double threshold = (double)in->cfg->duplicate_pct / 100.0;
     double best = 0;
     for (int i = 0; cands && i < PQntuples(cands); i++) {
+        if (strcmp(PQgetvalue(cands, i, 0), a->credit_code) != 0) continue; /* another enterprise's */
         textsim_sig_t *s = NULL;
-        if (textsim_sig_decode(PQgetvalue(cands, i, 2), &s) != 0) continue;
+        if (textsim_sig_decode(PQgetvalue(cands, i, 3), &s) != 0) continue;
         double sc = textsim_similarity(r->sig, s);
         textsim_sig_free(s);
-        int terminated = PQgetvalue(cands, i, 4)[0] == 't';
-        const char *state = PQgetvalue(cands, i, 5);
+        int terminated = PQgetvalue(cands, i, 5)[0] == 't';
+        const char *state = PQgetvalue(cands, i, 6);
         int open = strcmp(state, "closed") && strcmp(state, "archived") && strcmp(state, "rejected") &&
                    strcmp(state, "duplicate");
         if (sc < threshold) continue;
         if (open && sc > best) {
             best = sc;
-            snprintf(r->dup_id, sizeof r->dup_id, "%s", PQgetvalue(cands, i, 0));
-            snprintf(r->dup_no, sizeof r->dup_no, "%s", PQgetvalue(cands, i, 1));
-            r->dup_unit = strtoll(PQgetvalue(cands, i, 3), NULL, 10);
+            snprintf(r->dup_id, sizeof r->dup_id, "%s", PQgetvalue(cands, i, 1));
+            snprintf(r->dup_no, sizeof r->dup_no, "%s", PQgetvalue(cands, i, 2));
+            r->dup_unit = strtoll(PQgetvalue(cands, i, 4), NULL, 10);
         } else if (terminated) {
             if (r->hints == NULL) r->hints = json_object();
             json_object_set_new(r->hints, "similar_terminated_case",
-                                json_pack("{s:s,s:s,s:f,s:s}", "case_id", PQgetvalue(cands, i, 0),
-                                          "case_no", PQgetvalue(cands, i, 1), "score", sc,
+                                json_pack("{s:s,s:s,s:f,s:s}", "case_id", PQgetvalue(cands, i, 1),
+                                          "case_no", PQgetvalue(cands, i, 2), "score", sc,
                                           "suggestion", "concluded_no_new_facts"));
         }
     }
@@ -282,9 +283,34 @@ static json_t *build_response(reg_t *r)
 
 /* ---- round 3: the writes ----------------------------------------------------------------------- */
 
-static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t errlen)
+/* What one batch writes, collected as JSON documents: each becomes one bulk statement
+ * (json_to_recordset), so a batch of 500 costs a handful of statements, not thousands. */
+typedef struct {
+    json_t *cases, *attachments, *keys, *originals;
+    casestore_bulk_t *events;
+} writes_t;
+
+static void writes_free(writes_t *w)
 {
-    (void)in;
+    json_decref(w->cases);
+    json_decref(w->attachments);
+    json_decref(w->keys);
+    json_decref(w->originals);
+    casestore_bulk_free(w->events);
+}
+
+static int writes_init(writes_t *w)
+{
+    w->cases = json_array();
+    w->attachments = json_array();
+    w->keys = json_array();
+    w->originals = json_array();
+    w->events = casestore_bulk_new();
+    return w->cases && w->attachments && w->keys && w->originals && w->events ? 0 : -1;
+}
+
+static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
+{
     event_t ev;
     if (event_init(&ev, EVENT_CASE_RECEIVED) != 0) return -1;
     snprintf(ev.case_id, sizeof ev.case_id, "%s", r->case_id);
@@ -300,7 +326,7 @@ static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t e
     p->summary = r->a.summary;
     p->confidential = r->a.confidential;
     snprintf(p->received_at, sizeof p->received_at, "%s", r->received_at);
-    if (casestore_record_batch(b, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
+    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
         return -1;
     if (r->outcome == OUT_REVIEW) return 0;
 
@@ -309,6 +335,7 @@ static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t e
                      : r->outcome == OUT_DUPLICATE ? EVENT_CASE_DUPLICATE : EVENT_CASE_ANSWERED;
     if (event_init(&ev, t) != 0) return -1;
     snprintf(ev.case_id, sizeof ev.case_id, "%s", r->case_id);
+    /* intake itself decided what was certain (territory, emergency, duplicate) */
     intake_actor(&ev, (r->outcome == OUT_REJECTED && r->a.decision != DECIDE_REJECT) ||
                           r->outcome == OUT_DUPLICATE ? NULL : &r->who);
     casefsm_state_t to = CASEFSM_STATE_ACCEPTED;
@@ -340,12 +367,11 @@ static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t e
     case OUT_REVIEW:
         break;
     }
-    if (casestore_record_batch(b, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
+    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
 
-    /* a duplicate's material goes to the open case it repeats */
+    /* a duplicate's material goes to the open case it repeats (locked before its event) */
     if (r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0) {
-        const char *lp[] = {r->dup_id};
-        if (pg_batch_add(b, "SELECT 1 FROM cases WHERE id = $1::uuid FOR UPDATE", 1, lp) != 0) return -1;
+        json_array_append_new(w->originals, json_string(r->dup_id));
         if (event_init(&ev, EVENT_CASE_MATERIAL_ADDED) != 0) return -1;
         snprintf(ev.case_id, sizeof ev.case_id, "%s", r->dup_id);
         intake_actor(&ev, NULL);
@@ -358,88 +384,79 @@ static int add_events(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t e
         for (size_t i = 0; i < r->a.attachments.n; i++)
             memcpy(m->attachment_ids.items[i], r->a.attachments.items[i].uid, EVENT_UUID_SIZE);
         snprintf(m->duplicate_case_id, sizeof m->duplicate_case_id, "%s", r->case_id);
-        int rc = casestore_record_batch(b, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
+        int rc = casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
         free(m->attachment_ids.items);
         if (rc != 0) return -1;
     }
     return 0;
 }
 
-static const char SQL_INSERT_CASE[] =
+static const char SQL_INSERT_CASES[] =
     "INSERT INTO cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "
     "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "
     "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, "
-    "submitted_by, review_hints) VALUES ($1::uuid, $2, decode($3, 'hex'), $4, $5::smallint, $6, "
-    "$7::int, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18::boolean, $19::uuid, $20, "
-    "$21::timestamptz, CASE WHEN $22::boolean THEN $21::timestamptz END, $23, $24::bigint, $25::jsonb)";
+    "submitted_by, review_hints) SELECT x.id, x.case_no, decode(x.th, 'hex'), x.region_code, x.tier, "
+    "x.state, x.version, x.kind, x.complexity, x.channel, x.enterprise_name, x.credit_code, x.address, "
+    "x.contact_name, x.contact_phone, x.summary, x.body, x.confidential, x.duplicate_of, "
+    "x.reject_reason, x.received_at, CASE WHEN x.closed THEN x.received_at END, x.text_sig, "
+    "x.submitted_by, x.review_hints FROM json_to_recordset($1::json) AS x(id uuid, case_no text, "
+    "th text, region_code text, tier smallint, state text, version int, kind text, complexity text, "
+    "channel text, enterprise_name text, credit_code text, address text, contact_name text, "
+    "contact_phone text, summary text, body text, confidential boolean, duplicate_of uuid, "
+    "reject_reason text, received_at timestamptz, closed boolean, text_sig text, submitted_by bigint, "
+    "review_hints jsonb)";
 
-static int write_case(intake_t *in, pg_batch_t *b, reg_t *r, char *err, size_t errlen)
+static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
 {
-    char tier[8], hash[65], by[32];
-    snprintf(tier, sizeof tier, "%d", r->region->tier);
+    char hash[65];
     sha256_hex(r->tracking, strlen(r->tracking), hash);
-    snprintf(by, sizeof by, "%lld", r->who.id);
     const char *state = r->outcome == OUT_REVIEW     ? "received"
                         : r->outcome == OUT_ACCEPTED ? "accepted"
                         : r->outcome == OUT_REJECTED ? "rejected"
                         : r->outcome == OUT_DUPLICATE ? "duplicate" : "resolved";
     const char *complexity = intake_enum_str(EVENT_CASE_ACCEPTED, "complexity",
                                              r->a.complexity ? (int)r->a.complexity : (int)EVENT_COMPLEXITY_GENERAL);
-    char *hints = r->hints ? json_dumps(r->hints, JSON_COMPACT) : NULL;
-    const char *p[] = {r->case_id,
-                       r->case_no,
-                       hash,
-                       r->region->code,
-                       tier,
-                       state,
-                       r->outcome == OUT_REVIEW ? "1" : "2",
-                       r->a.kind_str,
-                       complexity,
-                       r->a.channel_str,
-                       r->a.enterprise_name,
-                       r->a.credit_code,
-                       r->a.address,
-                       r->a.contact_name,
-                       r->a.contact_phone,
-                       r->a.summary,
-                       r->a.body,
-                       r->a.confidential ? "true" : "false",
-                       r->outcome == OUT_DUPLICATE ? r->dup_id : NULL,
-                       r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL,
-                       r->received_at,
-                       (r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE) ? "true" : "false",
-                       r->sig_hex,
-                       by,
-                       hints};
-    int rc = pg_batch_add(b, SQL_INSERT_CASE, 25, p);
-    free(hints);
-    if (rc != 0) return -1;
-    for (size_t i = 0; i < r->a.attachments.n; i++) {
-        char size[32];
-        snprintf(size, sizeof size, "%lld", r->a.attachments.items[i].size);
-        if (event_uuid_new(r->a.attachments.items[i].uid) != 0) return -1;
-        const char *pa[] = {r->case_id, r->a.attachments.items[i].sha256, r->a.attachments.items[i].file_name,
-                            r->a.attachments.items[i].media_type, size, r->a.attachments.items[i].storage_key, by,
-                            r->a.attachments.items[i].uid};
-        if (pg_batch_add(b,
-                         "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, "
-                         "storage_key, uploaded_by, uid) VALUES ($1::uuid, decode($2, 'hex'), $3, $4, "
-                         "$5::bigint, $6, $7::bigint, $8::uuid) ON CONFLICT (case_id, sha256) DO NOTHING",
-                         8, pa) != 0)
-            return -1;
+    json_t *row = json_pack(
+        "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:b,s:s?,s:s?,s:s,s:b,s:s,s:I,s:O?}",
+        "id", r->case_id, "case_no", r->case_no, "th", hash, "region_code", r->region->code, "tier", r->region->tier,
+        "state", state, "version", r->outcome == OUT_REVIEW ? 1 : 2, "kind", r->a.kind_str, "complexity", complexity,
+        "channel", r->a.channel_str, "enterprise_name", r->a.enterprise_name, "credit_code", r->a.credit_code,
+        "address", r->a.address, "contact_name", r->a.contact_name, "contact_phone", r->a.contact_phone,
+        "summary", r->a.summary, "body", r->a.body, "confidential", r->a.confidential,
+        "duplicate_of", r->outcome == OUT_DUPLICATE ? r->dup_id : NULL,
+        "reject_reason", r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL,
+        "received_at", r->received_at, "closed", r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE,
+        "text_sig", r->sig_hex, "submitted_by", (json_int_t)r->who.id, "review_hints", r->hints);
+    if (row == NULL || json_array_append_new(w->cases, row) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    if (add_events(in, b, r, err, errlen) != 0) return -1;
+    for (size_t i = 0; i < r->a.attachments.n; i++) {
+        if (event_uuid_new(r->a.attachments.items[i].uid) != 0) return -1;
+        json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:s}", "case_id", r->case_id, "sha", r->a.attachments.items[i].sha256,
+                              "file_name", r->a.attachments.items[i].file_name, "media_type", r->a.attachments.items[i].media_type,
+                              "size", (json_int_t)r->a.attachments.items[i].size, "storage_key", r->a.attachments.items[i].storage_key,
+                              "by", (json_int_t)r->who.id, "uid", r->a.attachments.items[i].uid);
+        if (a == NULL || json_array_append_new(w->attachments, a) != 0) return -1;
+    }
+    if (add_events(w, r, err, errlen) != 0) return -1;
     if (r->idem_key[0]) {
-        char *resp = json_dumps(r->response, JSON_COMPACT);
-        const char *pk[] = {by, r->idem_key, r->req_sha, r->case_id, resp};
-        rc = pg_batch_add(b,
-                          "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, "
-                          "status, response) VALUES ($1::bigint, $2, decode($3, 'hex'), $4::uuid, 201, $5::jsonb)",
-                          5, pk);
-        free(resp);
-        if (rc != 0) return -1;
+        json_t *k = json_pack("{s:I,s:s,s:s,s:s,s:O}", "p", (json_int_t)r->who.id, "k", r->idem_key, "sha", r->req_sha,
+                              "case_id", r->case_id, "response", r->response);
+        if (k == NULL || json_array_append_new(w->keys, k) != 0) return -1;
     }
     return 0;
+}
+
+/* Queues a bulk statement whose only parameter is the JSON document doc (if not empty). */
+static int queue_doc(pg_batch_t *b, const char *sql, json_t *doc)
+{
+    if (json_array_size(doc) == 0) return 0;
+    char *txt = json_dumps(doc, JSON_COMPACT);
+    const char *p[] = {txt};
+    int rc = txt ? pg_batch_add(b, sql, 1, p) : -1;
+    free(txt);
+    return rc;
 }
 
 /* ---- one transaction for a list of registrations -------------------------------------------- */
@@ -452,94 +469,99 @@ static int reg_cmp_region(const void *x, const void *y)
 
 static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
 
+/* Runs the queued statements; on failure the transaction is gone (pg_batch_run rolls back). */
+static int run(pg_t *pg, pg_batch_t *b, PGresult **res) { return pg_batch_run(pg, b, res); }
+
 /* 0 committed; -1 failed (rolled back; pg->err says why). */
 static int write_batch(intake_t *in, reg_t *list, size_t n)
 {
     pg_t *pg = in->pg;
     pg_batch_t *b = pg_batch_new();
-    PGresult **res = NULL;
     reg_t **order = calloc(n, sizeof *order);
+    json_t *keys = json_array(), *locks = json_array(), *credits = json_array(), *nums = json_array();
+    writes_t w = {0};
+    PGresult *res[3] = {NULL, NULL, NULL};
     int rc = -1;
     char err[512] = "";
-    if (b == NULL || order == NULL) goto out;
+    struct timespec ta, tb, tc, td, te;
+    if (!b || !order || !keys || !locks || !credits || !nums || writes_init(&w) != 0) goto out;
 
-    /* round 1: BEGIN, key locks and stored answers, duplicate candidates */
-    if (pg_batch_add(b, "BEGIN", 0, NULL) != 0) goto out;
+    /* round 1: BEGIN; key locks (in key order: no deadlock between instances) and stored
+     * answers; the enterprises' open and terminated cases, for duplicate detection */
     for (reg_t *r = list; r; r = r->next) {
-        char by[32];
-        snprintf(by, sizeof by, "%lld", r->who.id);
+        json_array_append_new(credits, json_string(r->a.credit_code));
         if (r->idem_key[0] && !r->leader) {
             char lock[200];
-            snprintf(lock, sizeof lock, "%s:%s", by, r->idem_key);
-            const char *pl[] = {lock};
-            const char *pk[] = {by, r->idem_key};
-            if (pg_batch_add(b, "SELECT pg_advisory_xact_lock(hashtextextended($1, 727))", 1, pl) != 0 ||
-                pg_batch_add(b, "SELECT status, response::text, encode(request_sha256, 'hex') FROM "
-                                "idempotency_keys WHERE principal_id = $1::bigint AND idem_key = $2",
-                             2, pk) != 0)
-                goto out;
+            snprintf(lock, sizeof lock, "%lld:%s", r->who.id, r->idem_key);
+            json_array_append_new(locks, json_string(lock));
+            json_array_append_new(keys, json_pack("{s:I,s:s}", "p", (json_int_t)r->who.id, "k", r->idem_key));
         }
-        const char *pc[] = {r->a.credit_code};
-        if (pg_batch_add(b,
-                         "SELECT id, case_no, text_sig, coalesce(lead_unit_id, 0), terminated, state "
-                         "FROM cases WHERE credit_code = $1 AND text_sig IS NOT NULL AND "
-                         "(closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50",
-                         1, pc) != 0)
-            goto out;
     }
-    struct timespec ta, tb, tc;
     clock_gettime(CLOCK_MONOTONIC, &ta);
-    size_t nres = pg_batch_len(b);
-    res = calloc(nres, sizeof *res);
-    if (res == NULL || pg_batch_run(pg, b, res) != 0) goto out_res;
-    size_t k = 1; /* after BEGIN */
+    int has_keys = json_array_size(keys) > 0;
+    if (pg_batch_add(b, "BEGIN", 0, NULL) != 0 ||
+        (has_keys &&
+         (queue_doc(b, "SELECT pg_advisory_xact_lock(hashtextextended(k, 727)) FROM "
+                       "(SELECT DISTINCT json_array_elements_text($1::json) AS k) q ORDER BY k", locks) != 0 ||
+          queue_doc(b, "SELECT i.principal_id, i.idem_key, i.status, i.response::text, "
+                       "encode(i.request_sha256, 'hex') FROM idempotency_keys i JOIN json_to_recordset($1::json) "
+                       "AS x(p bigint, k text) ON i.principal_id = x.p AND i.idem_key = x.k", keys) != 0)) ||
+        queue_doc(b, "SELECT c.credit_code, c.id, c.case_no, c.text_sig, coalesce(c.lead_unit_id, 0), "
+                     "c.terminated, c.state FROM (SELECT DISTINCT json_array_elements_text($1::json) AS cc) q "
+                     "CROSS JOIN LATERAL (SELECT * FROM cases WHERE credit_code = q.cc AND text_sig IS NOT NULL "
+                     "AND (closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50) c", credits) != 0)
+        goto out;
+    PGresult *r1[4] = {NULL, NULL, NULL, NULL};
+    if (run(pg, b, r1) != 0) {
+        for (int i = 0; i < 4; i++) PQclear(r1[i]);
+        goto out;
+    }
+    PGresult *stored = has_keys ? r1[2] : NULL, *cands = has_keys ? r1[3] : r1[1];
     for (reg_t *r = list; r; r = r->next) {
-        if (r->idem_key[0] && !r->leader) {
-            PGresult *stored = res[k + 1];
-            k += 2;
-            if (PQntuples(stored) == 1) {
-                if (strcmp(PQgetvalue(stored, 0, 2), r->req_sha) == 0) {
-                    r->replay_status = atoi(PQgetvalue(stored, 0, 0));
-                    r->replay = json_loads(PQgetvalue(stored, 0, 1), 0, NULL);
-                } else {
-                    r->key_conflict = 1;
-                }
+        for (int i = 0; stored && i < PQntuples(stored) && r->idem_key[0] && !r->leader; i++) {
+            if (strtoll(PQgetvalue(stored, i, 0), NULL, 10) != r->who.id || strcmp(PQgetvalue(stored, i, 1), r->idem_key))
+                continue;
+            if (strcmp(PQgetvalue(stored, i, 4), r->req_sha) == 0) {
+                r->replay_status = atoi(PQgetvalue(stored, i, 2));
+                r->replay = json_loads(PQgetvalue(stored, i, 3), 0, NULL);
+            } else {
+                r->key_conflict = 1;
             }
         }
-        PGresult *cands = res[k++];
         if (reg_creates(r)) {
-            if (event_uuid_new(r->case_id) != 0) goto out_res;
+            if (event_uuid_new(r->case_id) != 0) break;
             decide(in, r, cands, list);
-            if (r->region == NULL) { /* no territory loaded at all */
-                snprintf(pg->err, sizeof pg->err, "the territory is empty: load regions first");
-                pg->last_class = PG_RETRY;
-                goto rollback;
-            }
         }
     }
-    for (size_t i = 0; i < nres; i++) PQclear(res[i]);
-    free(res);
-    res = NULL;
+    for (int i = 0; i < 4; i++) PQclear(r1[i]);
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r) && (r->case_id[0] == '\0' || r->region == NULL)) {
+            snprintf(pg->err, sizeof pg->err, "%s", r->region ? "out of random numbers" : "the territory is empty: load regions first");
+            pg->last_class = PG_RETRY;
+            goto rollback;
+        }
 
-    clock_gettime(CLOCK_MONOTONIC, &tb);
     /* round 2: case numbers, in region order (row locks on case_seq) */
+    clock_gettime(CLOCK_MONOTONIC, &tb);
     size_t nc = 0;
     for (reg_t *r = list; r; r = r->next)
         if (reg_creates(r)) order[nc++] = r;
     qsort(order, nc, sizeof *order, reg_cmp_region);
-    for (size_t i = 0; i < nc; i++) {
-        const char *p[] = {order[i]->region->code, order[i]->received_at};
-        if (pg_batch_add(b, "SELECT case_no_next($1, $2::timestamptz)", 2, p) != 0) goto rollback;
-    }
+    for (size_t i = 0; i < nc; i++)
+        json_array_append_new(nums, json_pack("{s:I,s:s,s:s}", "i", (json_int_t)i, "r", order[i]->region->code,
+                                              "t", order[i]->received_at));
     if (nc > 0) {
-        PGresult **nos = calloc(nc, sizeof *nos);
-        int ok = nos != NULL && pg_batch_run(pg, b, nos) == 0; /* a failed batch rolls back */
-        for (size_t i = 0; i < nc && nos; i++) {
-            if (ok) snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s", PQgetvalue(nos[i], 0, 0));
-            PQclear(nos[i]);
+        if (queue_doc(b, "SELECT x.i, case_no_next(x.r, x.t) FROM json_to_recordset($1::json) "
+                         "AS x(i int, r text, t timestamptz)", nums) != 0)
+            goto rollback;
+        if (run(pg, b, res) != 0) goto out;
+        if ((size_t)PQntuples(res[0]) != nc) goto rollback;
+        for (int i = 0; i < PQntuples(res[0]); i++) {
+            size_t k = (size_t)atoi(PQgetvalue(res[0], i, 0));
+            if (k < nc) snprintf(order[k]->case_no, sizeof order[k]->case_no, "%s", PQgetvalue(res[0], i, 1));
         }
-        free(nos);
-        if (!ok) goto rollback;
+        PQclear(res[0]);
+        res[0] = NULL;
     }
     /* duplicates of an earlier request of this batch learn its number now */
     for (reg_t *r = list; r; r = r->next)
@@ -547,39 +569,51 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             for (reg_t *e = list; e; e = e->next)
                 if (!strcmp(e->case_id, r->dup_id)) snprintf(r->dup_no, sizeof r->dup_no, "%s", e->case_no);
 
+    /* round 3: the writes as a few bulk statements, then COMMIT */
     clock_gettime(CLOCK_MONOTONIC, &tc);
-    /* round 3: the writes, then COMMIT */
     for (reg_t *r = list; r; r = r->next) {
         if (!reg_creates(r)) continue;
-        if (tracking_code_new(r->tracking) != 0) goto rollback;
-        r->response = build_response(r);
-        if (r->response == NULL || write_case(in, b, r, err, sizeof err) != 0) {
+        if (tracking_code_new(r->tracking) != 0 || (r->response = build_response(r)) == NULL ||
+            add_case(&w, r, err, sizeof err) != 0) {
             snprintf(pg->err, sizeof pg->err, "cannot prepare case %s: %.400s", r->case_no, err);
             pg->last_class = PG_PERMANENT;
             goto rollback;
         }
     }
-    struct timespec td, te;
+    if (queue_doc(b, SQL_INSERT_CASES, w.cases) != 0 ||
+        queue_doc(b, "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, storage_key, "
+                     "uploaded_by, uid) SELECT x.case_id, decode(x.sha, 'hex'), x.file_name, x.media_type, x.size, "
+                     "x.storage_key, x.by, x.uid FROM json_to_recordset($1::json) AS x(case_id uuid, sha text, "
+                     "file_name text, media_type text, size bigint, storage_key text, by bigint, uid uuid)",
+                  w.attachments) != 0 ||
+        queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
+                     "ORDER BY id FOR UPDATE", w.originals) != 0 ||
+        casestore_bulk_queue(w.events, b) != 0 ||
+        queue_doc(b, "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, status, response) "
+                     "SELECT x.p, x.k, decode(x.sha, 'hex'), x.case_id, 201, x.response FROM json_to_recordset($1::json) "
+                     "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
+        pg_batch_add(b, "COMMIT", 0, NULL) != 0)
+        goto rollback;
     clock_gettime(CLOCK_MONOTONIC, &td);
-    if (pg_batch_add(b, "COMMIT", 0, NULL) != 0 || pg_batch_run(pg, b, NULL) != 0) goto out;
+    if (run(pg, b, NULL) != 0) goto out;
     clock_gettime(CLOCK_MONOTONIC, &te);
 #define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
-    LOGD("batch rounds", LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)), LF_DBL("prep3", MS(tc, td)), LF_DBL("r3", MS(td, te)));
+    LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)),
+         LF_DBL("prep3", MS(tc, td)), LF_DBL("r3", MS(td, te)));
     rc = 0;
     goto out;
 rollback:
     pg_batch_free(b);
     b = NULL;
     pg_rollback(pg);
-    goto out;
-out_res:
-    if (res)
-        for (size_t i = 0; i < nres; i++) PQclear(res[i]);
-    free(res);
-    res = NULL;
-    if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE) pg_rollback(pg);
 out:
-    free(res);
+    for (int i = 0; i < 3; i++) PQclear(res[i]);
+    if (rc != 0 && PQtransactionStatus(pg->conn) != PQTRANS_IDLE) pg_rollback(pg);
+    json_decref(keys);
+    json_decref(locks);
+    json_decref(credits);
+    json_decref(nums);
+    writes_free(&w);
     free(order);
     pg_batch_free(b);
     return rc;
@@ -744,12 +778,18 @@ void intake_submit(http_req_t *req, void *arg)
     const char *raw = http_req_body(req, &blen);
     sha256_hex(raw, blen, r->req_sha);
     if (event_now_rfc3339(r->received_at) != 0) goto oom;
-    size_t tl = strlen(r->a.summary) + strlen(r->a.body) + 2;
-    char *text = malloc(tl);
-    if (text == NULL) goto oom;
-    snprintf(text, tl, "%s\n%s", r->a.summary, r->a.body);
-    r->sig = textsim_sig_new(text, strlen(text));
+    /* The enterprise's own details (name, address, contact) are in every appeal it sends and
+     * say nothing about the matter: leave them out of the signature. */
+    char *text = NULL, *own = NULL;
+    if (asprintf(&text, "%s\n%s", r->a.summary, r->a.body) < 0) goto oom;
+    if (asprintf(&own, "%s %s %s %s", r->a.enterprise_name, r->a.address ? r->a.address : "",
+                 r->a.contact_name, r->a.contact_phone) < 0) {
+        free(text);
+        goto oom;
+    }
+    r->sig = textsim_sig_new_excluding(text, strlen(text), own, strlen(own));
     free(text);
+    free(own);
     if (r->sig == NULL || textsim_sig_encode(r->sig, &r->sig_hex) != 0) goto oom;
 
     intake_batcher_t *b = in->batcher;
