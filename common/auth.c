@@ -12,6 +12,8 @@
 
 #include "log.h"
 
+#include <time.h>
+
 int auth_token_hash(const char *token, unsigned char out[32])
 {
     size_t n = strlen(token);
@@ -95,4 +97,70 @@ int auth_region_covers(const char *scope, const char *code)
     size_t n = strlen(scope);
     while (n > 2 && n <= 6 && scope[n - 1] == '0' && scope[n - 2] == '0') n -= 2;
     return n > 0 && code != NULL && strncmp(code, scope, n) == 0;
+}
+
+/* ---- the cache ------------------------------------------------------------------------------ */
+
+#define AUTH_CACHE_SLOTS 4096 /* power of two */
+
+typedef struct {
+    unsigned char digest[32];
+    long long expires_ms; /* 0 = empty */
+    http_principal_t who;
+} auth_slot_t;
+
+struct auth_cache {
+    pg_t *pg;
+    int ttl_ms;
+    auth_slot_t *slots;
+};
+
+static long long auth_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+auth_cache_t *auth_cache_new(pg_t *pg, int ttl_ms)
+{
+    auth_cache_t *c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    c->pg = pg;
+    c->ttl_ms = ttl_ms;
+    if (ttl_ms > 0 && (c->slots = calloc(AUTH_CACHE_SLOTS, sizeof *c->slots)) == NULL) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void auth_cache_free(auth_cache_t *c)
+{
+    if (c == NULL) return;
+    free(c->slots);
+    free(c);
+}
+
+int auth_authn_cached(void *arg, const char *token, http_principal_t *out)
+{
+    auth_cache_t *c = arg;
+    if (c->slots == NULL) return auth_authn(c->pg, token, out);
+    unsigned char h[32];
+    if (auth_token_hash(token, h) != 0) return 1;
+    /* the digest is uniformly random: its first bytes are a fine slot index */
+    size_t idx = ((size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16) & (AUTH_CACHE_SLOTS - 1);
+    auth_slot_t *s = &c->slots[idx];
+    long long now = auth_now_ms();
+    if (s->expires_ms > now && memcmp(s->digest, h, 32) == 0) {
+        *out = s->who;
+        return 0;
+    }
+    int rc = auth_authn(c->pg, token, out);
+    if (rc == 0) {
+        memcpy(s->digest, h, 32);
+        s->who = *out;
+        s->expires_ms = now + c->ttl_ms;
+    }
+    return rc;
 }

@@ -32,6 +32,16 @@
 /* http_authn_fn over PostgreSQL: arg is a pg_t *. */
 int auth_authn(void *arg, const char *token, http_principal_t *out);
 
+/* A short-lived cache in front of auth_authn: a daemon answering thousands of requests a
+ * second should not ask PostgreSQL the same question for each. Entries live ttl_ms (0 = no
+ * cache), so a revoked token or disabled principal is refused within that time. Unknown
+ * tokens are never cached. pg is borrowed. Loop thread only. */
+typedef struct auth_cache auth_cache_t;
+auth_cache_t *auth_cache_new(pg_t *pg, int ttl_ms);
+void auth_cache_free(auth_cache_t *c);
+/* http_authn_fn over the cache: arg is an auth_cache_t *. */
+int auth_authn_cached(void *arg, const char *token, http_principal_t *out);
+
 /* Creates a token for principal_id; writes the 64-hex-character token (shown once) to
  * token_out[65]. Inside or outside a transaction. */
 int auth_token_issue(pg_t *pg, long long principal_id, const char *label, int ttl_days,

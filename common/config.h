@@ -52,6 +52,7 @@ typedef struct {
     long outbox_poll_ms;
     long outbox_retention_s;
     char *migrations_dir;
+    long auth_cache_ms;
 } cfg_common_t;
 
 #define CFG_OFF(type, field) offsetof(type, field)
@@ -92,7 +93,9 @@ typedef struct {
     {"outbox_retention_s", CFG_INT, CFG_OFF(type, common.outbox_retention_s), "3600", 0,       \
      31536000, "published outbox rows are purged after this many seconds"},                   \
     {"migrations_dir", CFG_STR, CFG_OFF(type, common.migrations_dir), "deploy/migrations", 0,  \
-     0, "folder of numbered SQL migrations"}
+     0, "folder of numbered SQL migrations"},                                                  \
+    {"auth_cache_ms", CFG_INT, CFG_OFF(type, common.auth_cache_ms), "5000", 0, 600000,         \
+     "how long a checked token is trusted without asking the database (0 = always ask)"}
 
 /* Applies defaults to every entry. err receives a message on failure. */
 int cfg_defaults(const cfg_table_t *t, void *cfg, char *err, size_t errlen) JS_MUST_CHECK;

@@ -35,6 +35,7 @@ struct daemon {
     rds_t *redis;
     kprod_t *probe;  /* a producer used only to ask the cluster for metadata */
     http_server_t *http;
+    auth_cache_t *auth;
     outbox_relay_t *relay;
     int pg_ok, redis_ok, kafka_ok;
     struct timespec drain_started;
@@ -184,6 +185,7 @@ static void daemon_teardown(daemon_t *d)
     outbox_relay_free(d->relay, (int)d->cfg->shutdown_timeout_ms);
     kprod_free(d->probe, 0);
     http_server_free(d->http);
+    auth_cache_free(d->auth);
     rds_free(d->redis);
     pg_free(d->pg);
     if (d->health_ev) event_free(d->health_ev);
@@ -281,7 +283,9 @@ int daemon_main(const daemon_spec_t *spec, int argc, char **argv)
                          .max_conns = (int)d->cfg->http_max_conns};
     d->http = http_server_new(d->base, &lim, d->metrics);
     if (d->http == NULL) goto fail;
-    http_server_set_authn(d->http, auth_authn, d->pg);
+    d->auth = auth_cache_new(d->pg, (int)d->cfg->auth_cache_ms);
+    if (d->auth == NULL) goto fail;
+    http_server_set_authn(d->http, auth_authn_cached, d->auth);
     if (http_server_route(d->http, "GET", "/healthz", 0, h_healthz, d) ||
         http_server_route(d->http, "GET", "/readyz", 0, h_readyz, d) ||
         http_server_route(d->http, "GET", "/metrics", 0, h_metrics, d))

@@ -7,8 +7,8 @@
  *      answer; per request: the enterprise's open (and certified-terminated) cases, for
  *      duplicate detection. Then intake decides in C: replay, outside the territory,
  *      emergency, duplicate, the agent's decision, or the agents' review queue.
- *   2. the case numbers (case_no_next, a per-region-per-year row lock, so numbers have no
- *      gaps; taken in region order so two intake instances cannot deadlock).
+ *   2. the case numbers, one block per region (case_no_block: a per-region-per-year row
+ *      lock, so numbers have no gaps; taken in region order so two instances cannot deadlock).
  *   3. the cases, their attachments, their history and outbox events, the idempotency
  *      answers; COMMIT.
  * One fsync then covers the whole batch — that is how a 2-core machine registers more
@@ -61,6 +61,7 @@ typedef struct reg {
     char tracking[16];
     char received_at[EVENT_TIME_SIZE];
     json_t *response;          /* the answer (owned) */
+    unsigned long long arrival; /* order of arrival, for numbering */
     struct reg *next;
 } reg_t;
 
@@ -464,7 +465,10 @@ static int queue_doc(pg_batch_t *b, const char *sql, json_t *doc)
 static int reg_cmp_region(const void *x, const void *y)
 {
     const reg_t *a = *(reg_t *const *)x, *b = *(reg_t *const *)y;
-    return strcmp(a->region ? a->region->code : "", b->region ? b->region->code : "");
+    int c = strcmp(a->region ? a->region->code : "", b->region ? b->region->code : "");
+    if (c == 0) c = strcmp(a->received_at, b->received_at); /* year, then arrival */
+    if (c == 0) c = a->arrival < b->arrival ? -1 : a->arrival > b->arrival;
+    return c;
 }
 
 static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
@@ -547,19 +551,29 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
     for (reg_t *r = list; r; r = r->next)
         if (reg_creates(r)) order[nc++] = r;
     qsort(order, nc, sizeof *order, reg_cmp_region);
-    for (size_t i = 0; i < nc; i++)
-        json_array_append_new(nums, json_pack("{s:I,s:s,s:s}", "i", (json_int_t)i, "r", order[i]->region->code,
-                                              "t", order[i]->received_at));
+    /* one block of numbers per region: {r, y, k} in region order */
+    for (size_t i = 0; i < nc;) {
+        size_t j = i;
+        while (j < nc && !strcmp(order[j]->region->code, order[i]->region->code) &&
+               !strncmp(order[j]->received_at, order[i]->received_at, 4))
+            j++;
+        json_array_append_new(nums, json_pack("{s:s,s:i,s:I}", "r", order[i]->region->code, "y",
+                                              atoi(order[i]->received_at), "k", (json_int_t)(j - i)));
+        i = j;
+    }
     if (nc > 0) {
-        if (queue_doc(b, "SELECT x.i, case_no_next(x.r, x.t) FROM json_to_recordset($1::json) "
-                         "AS x(i int, r text, t timestamptz)", nums) != 0)
+        if (queue_doc(b, "SELECT n FROM json_to_recordset($1::json) AS x(r text, y int, k int) CROSS JOIN "
+                         "LATERAL case_no_block(x.r, x.y, x.k) WITH ORDINALITY AS b(n, o) ORDER BY x.r, x.y, b.o",
+                      nums) != 0)
             goto rollback;
         if (run(pg, b, res) != 0) goto out;
-        if ((size_t)PQntuples(res[0]) != nc) goto rollback;
-        for (int i = 0; i < PQntuples(res[0]); i++) {
-            size_t k = (size_t)atoi(PQgetvalue(res[0], i, 0));
-            if (k < nc) snprintf(order[k]->case_no, sizeof order[k]->case_no, "%s", PQgetvalue(res[0], i, 1));
+        if ((size_t)PQntuples(res[0]) != nc) {
+            snprintf(pg->err, sizeof pg->err, "case numbering returned %d numbers for %zu cases", PQntuples(res[0]), nc);
+            pg->last_class = PG_PERMANENT;
+            goto rollback;
         }
+        for (size_t i = 0; i < nc; i++)
+            snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s", PQgetvalue(res[0], (int)i, 0));
         PQclear(res[0]);
         res[0] = NULL;
     }
@@ -771,7 +785,9 @@ void intake_submit(http_req_t *req, void *arg)
         return;
     }
     json_decref(body);
+    static unsigned long long arrivals;
     r->req = req;
+    r->arrival = ++arrivals;
     r->who = *p;
     if (key) snprintf(r->idem_key, sizeof r->idem_key, "%s", key);
     size_t blen = 0;
