@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "itest.h"
@@ -183,9 +184,21 @@ static void test_tokens(void **state)
     assert_int_equal(pg_query(pg, "UPDATE principals SET disabled = false WHERE id = $1::bigint", 1, pid, NULL), 0);
     assert_int_equal(auth_authn(pg, tok, &who), 0);
 
-    /* revoked */
+    /* revoked: refused at once without a cache, within the cache's lifetime with one */
+    auth_cache_t *cache = auth_cache_new(pg, 300), *nocache = auth_cache_new(pg, 0);
+    assert_non_null(cache);
+    assert_non_null(nocache);
+    assert_int_equal(auth_authn_cached(cache, tok, &who), 0);
     assert_int_equal(pg_query(pg, "UPDATE api_tokens SET revoked_at = now() WHERE principal_id = $1::bigint", 1, pid, NULL), 0);
     assert_int_equal(auth_authn(pg, tok, &who), 1);
+    assert_int_equal(auth_authn_cached(nocache, tok, &who), 1);
+    assert_int_equal(auth_authn_cached(cache, tok, &who), 0); /* still trusted for ≤ 300 ms */
+    assert_int_equal(who.id, ent);
+    usleep(350 * 1000);
+    assert_int_equal(auth_authn_cached(cache, tok, &who), 1);
+    assert_int_equal(auth_authn_cached(cache, "not-a-token-at-all-but-long", &who), 1);
+    auth_cache_free(cache);
+    auth_cache_free(nocache);
 
     /* expired */
     char tok2[65];
