@@ -15,8 +15,10 @@ STACK=${JIESU_STACK_DIR:-$ROOT/.stack}
 . "$STACK/env"
 export JIESU_PG_DSN JIESU_REDIS_ADDR JIESU_KAFKA_BROKERS
 
-say "2. Schema migrations"
+say "2. Schema migrations and the territory (Guangxi: 1 province, 14 cities, 111 counties, 1,253 townships)"
 "$BIN/jiesuctl" migrate || exit 1
+"$BIN/jiesuctl" territory import --regions deploy/data/guangxi/regions.csv \
+  --units deploy/data/guangxi/units.csv || exit 1
 
 say "3. The five daemons"
 declare -A PORT=([intake]=8081 [dispatcher]=8082 [deadline-watcher]=8083 [revisit]=8084 [reporting]=8085)
@@ -69,7 +71,32 @@ printf 'GET /v1/nothing            → '; curl -s -m 2 http://127.0.0.1:8081/v1/
 printf 'unknown config key         → '; printf 'http_prot = 1\n' > "$STACK/bad.conf"
 "$BIN/jiesu-intake" --config "$STACK/bad.conf" 2>&1; echo "  (exit $?)"
 
-say "6. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
+say "6. Intake: one front door for every appeal (统一受理)"
+ctl() { "$BIN/jiesuctl" "$@"; }
+tok() { ctl token issue --principal "$1" --ttl-days 1; }
+RUN=$(date +%s)
+export T_AGENT=$(tok "$(ctl principal add --role agent --name "青秀区受理专席$RUN" --region 450103)")
+export T_AGENT_PROV=$(tok "$(ctl principal add --role agent --name "自治区营商环境受理专席$RUN" --region 450000)")
+export INTAKE_URL=http://127.0.0.1:8081 JIESUCTL="$BIN/jiesuctl"
+python3 deploy/demo/intake_demo.py || echo "(intake demo failed)"
+for _ in $(seq 1 50); do
+  [ "$(psql -tA "$JIESU_PG_DSN" -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")" = 0 ] && break; sleep 0.2
+done
+echo
+echo "  Events written with the cases and relayed to Kafka (jiesu.case-events):"
+psql -tA "$JIESU_PG_DSN" -F ' ' -c "SELECT '    ' || rpad(type, 24) || count(*) FROM case_events GROUP BY type ORDER BY type"
+echo "  outbox rows not yet in Kafka: $(psql -tA "$JIESU_PG_DSN" -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+
+say "7. Deadlines in working days, with China's make-up working days (jiesuctl due)"
+due() { printf '  %-60s → ' "$*"; "$BIN/jiesuctl" due "$@" 2>&1; }
+due --profile shantou --kind complaint --from 2026-09-30T10:00:00+08:00
+due --profile zaoyang --kind help --from 2026-02-12T16:30:00+08:00
+due --profile tengzhou --kind suggestion --from 2025-12-31T09:00:00+08:00
+due --profile zaoyang --kind complaint --complexity complex --from 2026-04-30T09:00:00+08:00
+due --profile guangxi --kind complaint --from 2026-09-30T20:00:00-05:00
+due --profile shantou --kind complaint --from 2027-03-01T09:00:00+08:00
+
+say "8. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
 for d in "${ORDER[@]}"; do kill -TERM "${PID[$d]}"; done
 for d in "${ORDER[@]}"; do
   wait "${PID[$d]}"; st=$?
