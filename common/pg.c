@@ -24,6 +24,23 @@ static void pg_notice(void *arg, const char *msg)
     LOGD("postgres notice", LF_STR("notice", m));
 }
 
+/* The server's message without its DETAIL and CONTEXT lines: those quote row values ("Failing
+ * row contains (…, 13807712345, …)"), and errors end up in logs, where personal data must
+ * never appear. The primary message, the constraint's name and the SQLSTATE say enough. */
+static void pg_safe_message(const PGresult *r, const PGconn *conn, char *out, size_t outlen)
+{
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    if (primary == NULL) {
+        snprintf(out, outlen, "%s", PQerrorMessage(conn));
+    } else {
+        const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+        snprintf(out, outlen, "%s%s%s%s", primary, constraint ? " (constraint " : "",
+                 constraint ? constraint : "", constraint ? ")" : "");
+    }
+    size_t l = strlen(out);
+    while (l && (out[l - 1] == '\n' || out[l - 1] == ' ')) out[--l] = '\0';
+}
+
 pg_t *pg_new(const char *dsn, const char *app)
 {
     pg_t *pg = calloc(1, sizeof *pg);
@@ -105,10 +122,7 @@ int pg_query_bin(pg_t *pg, const char *sql, int nparams, const char *const *para
     const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", code ? code : "");
     pg->last_class = pg_classify(code);
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(pg->conn);
-    snprintf(pg->err, sizeof pg->err, "%s", msg && *msg ? msg : PQerrorMessage(pg->conn));
-    size_t l = strlen(pg->err);
-    while (l && (pg->err[l - 1] == '\n' || pg->err[l - 1] == ' ')) pg->err[--l] = '\0';
+    pg_safe_message(r, pg->conn, pg->err, sizeof pg->err);
     PQclear(r);
     if (PQstatus(pg->conn) != CONNECTION_OK) pg->in_tx = 0;
     return -1;
@@ -243,9 +257,9 @@ int pg_batch_run(pg_t *pg, pg_batch_t *b, PGresult **results)
             const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", code ? code : "");
             pg->last_class = st == PGRES_PIPELINE_ABORTED ? PG_PERMANENT : pg_classify(code);
-            snprintf(pg->err, sizeof pg->err, "batch statement %zu: %s", i, PQresultErrorMessage(r));
-            size_t l = strlen(pg->err);
-            while (l && pg->err[l - 1] == '\n') pg->err[--l] = '\0';
+            char m[400];
+            pg_safe_message(r, pg->conn, m, sizeof m);
+            snprintf(pg->err, sizeof pg->err, "batch statement %zu: %s", i, m);
             rc = -1;
         }
         if (results) results[i] = r;

@@ -85,6 +85,13 @@ static void test_parameters_and_error_classes(void **state)
     assert_string_equal(pg->sqlstate, "23505");
     assert_int_equal(pg_query(pg, "SELEC 1", 0, NULL, NULL), -1);
     assert_int_equal(pg->last_class, PG_PERMANENT);
+    /* errors never quote row values (they reach logs): no DETAIL "Failing row contains" */
+    assert_int_equal(pg_query(pg, "CREATE TEMP TABLE itest_p (phone text CONSTRAINT itest_p_short CHECK (length(phone) < 5))",
+                              0, NULL, NULL), 0);
+    const char *phone[] = {"13807712345"};
+    assert_int_equal(pg_query(pg, "INSERT INTO itest_p VALUES ($1)", 1, phone, NULL), -1);
+    assert_null(strstr(pg->err, "13807712345"));
+    assert_non_null(strstr(pg->err, "itest_p_short"));
     /* a rolled-back transaction leaves nothing */
     assert_int_equal(pg_begin(pg), 0);
     assert_int_equal(pg_query(pg, "INSERT INTO itest_u VALUES (2)", 0, NULL, NULL), 0);
