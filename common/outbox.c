@@ -238,9 +238,7 @@ outbox_relay_t *outbox_relay_new(struct event_base *base, const outbox_relay_con
     r->slots = calloc((size_t)conf->batch, sizeof *r->slots);
     r->tick = evtimer_new(base, relay_tick, r);
     if (!r->dsn || !r->brokers || !r->instance || !r->slots || !r->tick) goto oom;
-    char app[128];
-    snprintf(app, sizeof app, "outbox-relay");
-    r->pg = pg_new(r->dsn, app);
+    r->pg = pg_new(r->dsn, "outbox-relay");
     if (r->pg == NULL) goto oom;
     if (metrics) {
         r->m_published = metrics_counter(metrics, "jiesu_outbox_published_total", NULL,

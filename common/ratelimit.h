@@ -1,6 +1,6 @@
 /*
  * ratelimit.h — per-client request limits kept in Redis, so every instance of a daemon counts
- * against the same budget. A fixed window per client (INCR + PEXPIRE in one Lua call, one
+ * against the same budget. A fixed window per client (INCR, PEXPIRE NX and PTTL pipelined in one
  * round trip); over the limit the caller answers 429 with Retry-After set to the seconds left
  * in the window. If Redis cannot be asked the request is let through (fail open) and counted
  * in a metric: refusing every enterprise because a cache is away would be the worse failure.

@@ -71,6 +71,30 @@ redisReply *rds_cmd(rds_t *r, int argc, const char **argv, const size_t *lens)
     return rep;
 }
 
+int rds_pipeline(rds_t *r, int n, const int *argcs, const char *const *const *argvs,
+                 redisReply **replies)
+{
+    for (int i = 0; i < n; i++) replies[i] = NULL;
+    if (rds_ensure(r) != 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(r->ctx, argcs[i], (const char **)argvs[i], NULL) != REDIS_OK) goto fail;
+    for (int i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (redisGetReply(r->ctx, &rep) != REDIS_OK || rep == NULL) goto fail;
+        replies[i] = rep;
+    }
+    return 0;
+fail:
+    snprintf(r->err, sizeof r->err, "redis: %s", r->ctx->errstr);
+    for (int i = 0; i < n; i++) {
+        if (replies[i]) freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+    redisFree(r->ctx); /* a half-read pipeline leaves the connection unusable */
+    r->ctx = NULL;
+    return -1;
+}
+
 int rds_ping(rds_t *r)
 {
     const char *argv[] = {"PING"};

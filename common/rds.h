@@ -31,6 +31,12 @@ int rds_ensure(rds_t *r) JS_MUST_CHECK;
  * an error reply from the server is returned as NULL too. */
 redisReply *rds_cmd(rds_t *r, int argc, const char **argv, const size_t *lens);
 
+/* Sends n commands in one round trip and collects their replies (caller frees each with
+ * freeReplyObject). 0 when every command got a reply (error replies included: check
+ * replies[i]->type); -1 with r->err set when the connection failed (replies are NULL). */
+int rds_pipeline(rds_t *r, int n, const int *argcs, const char *const *const *argvs,
+                 redisReply **replies) JS_MUST_CHECK;
+
 int rds_ping(rds_t *r) JS_MUST_CHECK;
 
 #endif
