@@ -107,7 +107,7 @@ struct intake {
     intake_policies_t *policies;
     struct event *refresh_ev;
     metric_t *m_submitted, *m_rejected_auto, *m_duplicates, *m_replays, *m_rate_limited,
-        *m_batch_size, *m_decided;
+        *m_batch_size, *m_decided, *m_rl_unavailable;
 };
 
 /* register.c */

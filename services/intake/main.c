@@ -70,6 +70,8 @@ static int intake_start(daemon_t *d, void *arg)
     in->m_duplicates = metrics_counter(m, "jiesu_intake_duplicates_total", NULL, "appeals linked to an open case as duplicates");
     in->m_replays = metrics_counter(m, "jiesu_intake_idempotent_replays_total", NULL, "retried submissions answered from the stored answer");
     in->m_rate_limited = metrics_counter(m, "jiesu_intake_rate_limited_total", NULL, "submissions refused with 429");
+    in->m_rl_unavailable = metrics_counter(m, "jiesu_intake_rate_limit_unavailable_total", NULL,
+                                           "submissions let through because Redis could not be asked");
     in->m_decided = metrics_counter(m, "jiesu_intake_review_decisions_total", NULL, "agents' review decisions");
     static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
     in->m_batch_size = metrics_histogram(m, "jiesu_intake_batch_size", NULL, "registrations per transaction",

@@ -755,8 +755,10 @@ void intake_submit(http_req_t *req, void *arg)
     char client[32];
     snprintf(client, sizeof client, "%lld", p->id);
     long retry = 0;
-    if (ratelimit_hit(daemon_redis(in->d), "intake", client, in->cfg->rate_limit_per_min, 60000,
-                      &retry) == RATELIMIT_DENY) {
+    ratelimit_rc_t rl = ratelimit_hit(daemon_redis(in->d), "intake", client,
+                                      in->cfg->rate_limit_per_min, 60000, &retry);
+    if (rl == RATELIMIT_UNKNOWN) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
+    if (rl == RATELIMIT_DENY) {
         char ra[16];
         snprintf(ra, sizeof ra, "%ld", retry);
         metric_inc(in->m_rate_limited);
