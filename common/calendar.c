@@ -700,6 +700,16 @@ static int no_year(char *err, size_t errlen, int year)
     return -1;
 }
 
+int calendar_error_year(const char *err)
+{
+    static const char tag[] = "no working-day calendar is loaded for ";
+    const char *p = err ? strstr(err, tag) : NULL;
+    if (p == NULL)
+        return 0;
+    int year = atoi(p + sizeof tag - 1);
+    return year >= CALENDAR_YEAR_MIN && year <= CALENDAR_YEAR_MAX ? year : 0;
+}
+
 static int normalise_or_fail(const char *region, char q[CALENDAR_REGION_SIZE], char *err,
                              size_t errlen)
 {

@@ -92,6 +92,12 @@ JS_MUST_CHECK int calendar_load_dir(calendar_t *cal, const char *dir, char *err,
 /* Is the national arrangement of `year` loaded? */
 bool calendar_has_year(const calendar_t *cal, int year);
 
+/* The year an error message of this module names as not loaded ("no working-day calendar is
+ * loaded for 2027 …"), or 0 when err is another error. Lets a caller that only has the message
+ * (deadline_compute passes it on) tell a missing year — which an operator fixes by loading
+ * it — from a bad input. */
+int calendar_error_year(const char *err);
+
 /*
  * Is `day` a working day in `region` (NULL or "" = national only)? Sets *working and, when
  * `name` is not NULL, *name to the borrowed name of the exception that decided it ("春节",

@@ -118,6 +118,12 @@ static const casefsm_rule_t rules[] = {
     {CASEFSM_ACTION_ARCHIVE, "archive", "case.archived",
      S(CLOSED), CASEFSM_STATE_ARCHIVED,
      R(SUPERVISOR) | R(SYSTEM), "归档"},
+    /* Text similarity links duplicates automatically, and two different matters with the same
+     * counterparty can look alike: an agent undoes a wrong link and the appeal waits for
+     * review as a case of its own. */
+    {CASEFSM_ACTION_UNLINK_DUPLICATE, "unlink_duplicate", "case.duplicate_unlinked",
+     S(DUPLICATE), CASEFSM_STATE_RECEIVED,
+     R(AGENT), "撤销重复件认定"},
 };
 
 #undef S

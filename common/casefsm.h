@@ -64,6 +64,7 @@ typedef enum casefsm_action {
     CASEFSM_ACTION_REDO,              /* redo */
     CASEFSM_ACTION_TERMINATE,         /* terminate */
     CASEFSM_ACTION_ARCHIVE,           /* archive */
+    CASEFSM_ACTION_UNLINK_DUPLICATE,  /* unlink_duplicate */
     CASEFSM_ACTION_COUNT
 } casefsm_action_t;
 

@@ -353,6 +353,114 @@ int deadline_resolve_by(const calendar_t *cal, const char *region, const policy_
     return deadline_compute(&in, out, err, errlen);
 }
 
+/* --- deadlines that came from elsewhere ------------------------------------------- */
+
+int deadline_warn_for(const calendar_t *cal, const char *region, const policy_t *profile,
+                      policy_unit_t unit, int64_t from_ms, int64_t due_ms, int64_t *warn_ms,
+                      char *err, size_t errlen)
+{
+    if (profile == NULL || warn_ms == NULL) {
+        seterr(err, errlen, "deadline_warn_for: profile and warn_ms are required");
+        return -1;
+    }
+    int64_t w;
+    if (unit == POLICY_UNIT_HOURS) {
+        w = due_ms - (int64_t)profile->warning_hours_before * MS_PER_HOUR;
+    } else if (unit == POLICY_UNIT_WORKING_DAYS || unit == POLICY_UNIT_DAYS) {
+        int k = profile->warning_days_before;
+        calendar_day_t due_day = deadline_local_day(due_ms), warn_day = due_day - k;
+        if (k == 0) {
+            w = due_ms;
+        } else {
+            if (unit == POLICY_UNIT_WORKING_DAYS) {
+                if (cal == NULL) {
+                    seterr(err, errlen, "counting days needs a calendar");
+                    return -1;
+                }
+                /* Walk back k working days, but never past the start day, which is never
+                 * tested (its year need not be loaded): as in deadline_compute, landing on it
+                 * warns at its close, and a clock shorter than that warns at once. */
+                calendar_day_t start = deadline_local_day(from_ms), d = due_day;
+                int got = 0;
+                while (got < k && --d > start) {
+                    bool working;
+                    if (calendar_is_working_day(cal, region, d, &working, err, errlen) != 0)
+                        return -1;
+                    got += working;
+                }
+                if (got == k)
+                    warn_day = d;
+                else if (got == k - 1)
+                    warn_day = start;
+                else
+                    warn_day = INT32_MIN;
+            }
+            w = warn_day == INT32_MIN ? from_ms
+                                      : deadline_local_instant(warn_day, profile->office_close_s);
+        }
+    } else {
+        seterr(err, errlen, "a clock counted as %d has no warning rule", (int)unit);
+        return -1;
+    }
+    if (w < from_ms)
+        w = from_ms;
+    if (w > due_ms)
+        w = due_ms;
+    *warn_ms = w;
+    return 0;
+}
+
+int deadline_credit_pause(const calendar_t *cal, const char *region, policy_unit_t unit,
+                          int64_t due_ms, const deadline_pause_t *pause, int64_t *new_due_ms,
+                          char *err, size_t errlen)
+{
+    if (pause == NULL || new_due_ms == NULL) {
+        seterr(err, errlen, "deadline_credit_pause: pause and new_due_ms are required");
+        return -1;
+    }
+    char a[32], b[32];
+    deadline_time_format(pause->start_ms, a, sizeof a);
+    deadline_time_format(pause->end_ms, b, sizeof b);
+    if (pause->end_ms <= pause->start_ms) {
+        seterr(err, errlen, "the pause %s → %s does not end after it starts", a, b);
+        return -1;
+    }
+    if (pause->start_ms > due_ms) {
+        deadline_time_format(due_ms, b, sizeof b);
+        seterr(err, errlen, "the pause starts at %s, after the deadline then in force (%s)", a, b);
+        return -1;
+    }
+    if (unit == POLICY_UNIT_HOURS) {
+        *new_due_ms = due_ms + (pause->end_ms - pause->start_ms);
+        return 0;
+    }
+    if (unit != POLICY_UNIT_WORKING_DAYS && unit != POLICY_UNIT_DAYS) {
+        seterr(err, errlen, "a clock counted as %d cannot be paused", (int)unit);
+        return -1;
+    }
+    if (cal == NULL) {
+        seterr(err, errlen, "counting days needs a calendar");
+        return -1;
+    }
+    calendar_day_t from = deadline_local_day(pause->start_ms), to = deadline_local_day(pause->end_ms);
+    calendar_day_t due_day = deadline_local_day(due_ms), new_day = due_day;
+    int64_t time_of_day = due_ms - deadline_local_instant(due_day, 0);
+    if (unit == POLICY_UNIT_WORKING_DAYS) {
+        int credited;
+        if (calendar_count_working_days(cal, region, from, to, &credited, err, errlen) != 0)
+            return -1;
+        if (credited > 0 &&
+            calendar_add_working_days(cal, region, due_day, credited, &new_day, err, errlen) != 0)
+            return -1;
+    } else if (to > from) {
+        if (calendar_add_working_days(cal, region, due_day + (to - from) - 1, 1, &new_day, err,
+                                      errlen) != 0)
+            return -1;
+    }
+    *new_due_ms = deadline_local_instant(new_day, 0) + time_of_day;
+    return 0;
+}
+
 /* --- jiesuctl due ------------------------------------------------------------------ */
 
 #define CLI_USAGE                                                                          \

@@ -93,6 +93,31 @@ JS_MUST_CHECK int deadline_resolve_by(const calendar_t *cal, const char *region,
                                       policy_complexity_t complexity, int64_t from_ms,
                                       deadline_result_t *out, char *err, size_t errlen);
 
+/*
+ * The warning instant of a clock that runs out at due_ms, when the deadline came from
+ * elsewhere (an event carries it): for a day-counted clock (unit WORKING_DAYS or DAYS) the
+ * profile's office close of the warning.days_before-th working (or calendar) day before the due
+ * day, for an hour clock due_ms − warning.hours_before hours; never before from_ms nor after
+ * due_ms. The same rule deadline_compute applies to the deadlines it computes. -1 (naming the
+ * year) when a working-day walk needs a year that is not loaded.
+ */
+JS_MUST_CHECK int deadline_warn_for(const calendar_t *cal, const char *region,
+                                    const policy_t *profile, policy_unit_t unit, int64_t from_ms,
+                                    int64_t due_ms, int64_t *warn_ms, char *err, size_t errlen);
+
+/*
+ * The deadline in force after a closed pause gives its time back (DEADLINES.md §1.8), applied
+ * to the deadline in force rather than recomputed from the start: for WORKING_DAYS every
+ * working day after the day the pause began up to and including the day it ended moves the
+ * due day that many working days on; for DAYS the same in calendar days (then moved off a rest
+ * day); for HOURS the exact paused length. The due instant's time of day is kept. Refused: a
+ * pause that does not end after it starts, or starts after due_ms.
+ */
+JS_MUST_CHECK int deadline_credit_pause(const calendar_t *cal, const char *region,
+                                        policy_unit_t unit, int64_t due_ms,
+                                        const deadline_pause_t *pause, int64_t *new_due_ms,
+                                        char *err, size_t errlen);
+
 /* --- the command line -------------------------------------------------------------- */
 
 /*

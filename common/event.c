@@ -1056,6 +1056,11 @@ static const event_field_t case_archived_fields[] = {
     F_INT(event_case_archived_t, retention_years, R, 1, 100),
 };
 
+static const event_field_t case_duplicate_unlinked_fields[] = {
+    F_UUID(event_case_duplicate_unlinked_t, original_case_id, R),
+    F_TEXT(event_case_duplicate_unlinked_t, reason_text, R, 1, 500),
+};
+
 /* timer.warned and timer.breached share one payload shape. */
 static const event_field_t timer_fields[] = {
     F_ENUM(event_timer_fired_t, kind, R, timer_values),
@@ -1247,6 +1252,8 @@ static const event_type_desc_t type_table[EVENT_TYPE_COUNT] = {
     TYPE(EVENT_CASE_TERMINATED, "case.terminated", EVENT_SCOPE_CASE, event_case_terminated_t,
          case_terminated_fields, NULL),
     TYPE(EVENT_CASE_ARCHIVED, "case.archived", EVENT_SCOPE_CASE, event_case_archived_t, case_archived_fields, NULL),
+    TYPE(EVENT_CASE_DUPLICATE_UNLINKED, "case.duplicate_unlinked", EVENT_SCOPE_CASE, event_case_duplicate_unlinked_t,
+         case_duplicate_unlinked_fields, NULL),
     TYPE(EVENT_TIMER_WARNED, "timer.warned", EVENT_SCOPE_CASE_OR_UNIT, event_timer_warned_t, timer_fields,
          check_timer),
     TYPE(EVENT_TIMER_BREACHED, "timer.breached", EVENT_SCOPE_CASE_OR_UNIT, event_timer_breached_t, timer_fields,
@@ -1407,6 +1414,7 @@ EVENT_CODEC(case_closed, EVENT_CASE_CLOSED)
 EVENT_CODEC(case_redo_ordered, EVENT_CASE_REDO_ORDERED)
 EVENT_CODEC(case_terminated, EVENT_CASE_TERMINATED)
 EVENT_CODEC(case_archived, EVENT_CASE_ARCHIVED)
+EVENT_CODEC(case_duplicate_unlinked, EVENT_CASE_DUPLICATE_UNLINKED)
 EVENT_CODEC(timer_warned, EVENT_TIMER_WARNED)
 EVENT_CODEC(timer_breached, EVENT_TIMER_BREACHED)
 EVENT_CODEC(supervision_issued, EVENT_SUPERVISION_ISSUED)

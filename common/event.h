@@ -73,6 +73,7 @@ typedef enum {
     EVENT_CASE_REDO_ORDERED,
     EVENT_CASE_TERMINATED,
     EVENT_CASE_ARCHIVED,
+    EVENT_CASE_DUPLICATE_UNLINKED,
     EVENT_TIMER_WARNED,
     EVENT_TIMER_BREACHED,
     EVENT_SUPERVISION_ISSUED,
@@ -553,6 +554,11 @@ typedef struct { /* case.archived */
     int64_t retention_years;                    /* 1..100 */
 } event_case_archived_t;
 
+typedef struct { /* case.duplicate_unlinked */
+    char original_case_id[EVENT_UUID_SIZE];
+    char *reason_text;                          /* 1..500 */
+} event_case_duplicate_unlinked_t;
+
 typedef struct { /* timer.warned, timer.breached */
     event_timer_kind_t kind;
     int64_t timer_version;                      /* >= 1 */
@@ -628,6 +634,7 @@ typedef struct {
         event_case_redo_ordered_t case_redo_ordered;
         event_case_terminated_t case_terminated;
         event_case_archived_t case_archived;
+        event_case_duplicate_unlinked_t case_duplicate_unlinked;
         event_timer_warned_t timer_warned;
         event_timer_breached_t timer_breached;
         event_supervision_issued_t supervision_issued;
@@ -828,6 +835,10 @@ void event_case_terminated_clear(event_case_terminated_t *p);
 JS_MUST_CHECK int event_case_archived_encode(const event_case_archived_t *p, json_t **out, char *err, size_t errlen);
 JS_MUST_CHECK int event_case_archived_decode(const json_t *json, event_case_archived_t *out, char *err, size_t errlen);
 void event_case_archived_clear(event_case_archived_t *p);
+
+JS_MUST_CHECK int event_case_duplicate_unlinked_encode(const event_case_duplicate_unlinked_t *p, json_t **out, char *err, size_t errlen);
+JS_MUST_CHECK int event_case_duplicate_unlinked_decode(const json_t *json, event_case_duplicate_unlinked_t *out, char *err, size_t errlen);
+void event_case_duplicate_unlinked_clear(event_case_duplicate_unlinked_t *p);
 
 JS_MUST_CHECK int event_timer_warned_encode(const event_timer_warned_t *p, json_t **out, char *err, size_t errlen);
 JS_MUST_CHECK int event_timer_warned_decode(const json_t *json, event_timer_warned_t *out, char *err, size_t errlen);

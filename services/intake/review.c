@@ -2,7 +2,8 @@
  * review.c — the intake agents' side of scope review (受理审核): the queue of appeals waiting
  * for a decision in the agent's region, and the decision itself — accept, refuse with a
  * reason code and text the enterprise is told, or answer at once (consultations and help
- * requests). Decisions go through the case state machine with optimistic concurrency: two
+ * requests), or undo a wrong duplicate link (the appeal then waits for review as a case of
+ * its own). Decisions go through the case state machine with optimistic concurrency: two
  * agents deciding one case at once → one wins, the other gets 409 with the current state.
  */
 #include <stdio.h>
@@ -88,7 +89,7 @@ void intake_review_queue(http_req_t *req, void *arg)
     http_reply_json(req, 200, json_pack("{s:o}", "items", items));
 }
 
-static const char *const review_actions[] = {"accept", "reject", "answer", NULL};
+static const char *const review_actions[] = {"accept", "reject", "answer", "unlink", NULL};
 static rv_field_t review_fields[] = {
     {.name = "version", .type = RV_INT, .required = true, .min = 1, .max = 1000000000},
     {.name = "action", .type = RV_STR, .required = true, .values = review_actions},
@@ -127,8 +128,10 @@ void intake_review_decide(http_req_t *req, void *arg)
         return;
     }
     const char *act = rv_str(body, "action", "");
-    casefsm_action_t action = !strcmp(act, "accept") ? CASEFSM_ACTION_ACCEPT
-                              : !strcmp(act, "reject") ? CASEFSM_ACTION_REJECT : CASEFSM_ACTION_ANSWER;
+    casefsm_action_t action = !strcmp(act, "accept")   ? CASEFSM_ACTION_ACCEPT
+                              : !strcmp(act, "reject") ? CASEFSM_ACTION_REJECT
+                              : !strcmp(act, "unlink") ? CASEFSM_ACTION_UNLINK_DUPLICATE
+                                                       : CASEFSM_ACTION_ANSWER;
     int complexity = 0, reason = 0, how = 0;
     if ((action == CASEFSM_ACTION_ACCEPT &&
          (enum_field(req, body, "complexity", EVENT_CASE_ACCEPTED, 0, &complexity) != 0 ||
@@ -138,6 +141,9 @@ void intake_review_decide(http_req_t *req, void *arg)
          (enum_field(req, body, "reason_code", EVENT_CASE_REJECTED, 1, &reason) != 0 ||
           (!rv_str(body, "reason_text", NULL) &&
            (http_reply_error(req, 400, "missing_field", "reason_text", "reason_text: the enterprise must be told why"), 1)))) ||
+        (action == CASEFSM_ACTION_UNLINK_DUPLICATE && !rv_str(body, "reason_text", NULL) &&
+         (http_reply_error(req, 400, "missing_field", "reason_text",
+                           "reason_text: say why the two are different matters"), 1)) ||
         (action == CASEFSM_ACTION_ANSWER &&
          (enum_field(req, body, "how_told", EVENT_CASE_ANSWERED, 1, &how) != 0 ||
           (!rv_str(body, "answer_summary", NULL) &&
@@ -197,15 +203,27 @@ void intake_review_decide(http_req_t *req, void *arg)
     const char *rs = reason ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", reason) : NULL;
     const char *pu[] = {cur.id, casefsm_state_to_str(to), ver, cx, rs};
     event_t ev;
-    char err[512] = "";
-    int ok = pg_query(pg,
-                      "UPDATE cases SET state = $2, version = $3::int, complexity = coalesce($4, complexity), "
-                      "reject_reason = $5, closed_at = CASE WHEN $2 = 'rejected' THEN now() END "
-                      "WHERE id = $1::uuid",
-                      5, pu, NULL) == 0;
+    char err[512] = "", original[40] = "";
+    PGresult *orr = NULL;
+    int ok = 1;
+    if (action == CASEFSM_ACTION_UNLINK_DUPLICATE) {
+        const char *pi[] = {cur.id};
+        ok = pg_query(pg, "SELECT duplicate_of FROM cases WHERE id = $1::uuid", 1, pi, &orr) == 0 &&
+             PQntuples(orr) == 1;
+        if (ok) snprintf(original, sizeof original, "%s", PQgetvalue(orr, 0, 0));
+        PQclear(orr);
+    }
+    /* a case leaving 'duplicate' drops its link and is open again (closed_at NULL) */
+    ok = ok && pg_query(pg,
+                        "UPDATE cases SET state = $2, version = $3::int, complexity = coalesce($4, complexity), "
+                        "reject_reason = $5, duplicate_of = NULL, "
+                        "closed_at = CASE WHEN $2 = 'rejected' THEN now() END WHERE id = $1::uuid",
+                        5, pu, NULL) == 0;
     if (ok) {
-        event_type_t t = action == CASEFSM_ACTION_ACCEPT ? EVENT_CASE_ACCEPTED
-                         : action == CASEFSM_ACTION_REJECT ? EVENT_CASE_REJECTED : EVENT_CASE_ANSWERED;
+        event_type_t t = action == CASEFSM_ACTION_ACCEPT   ? EVENT_CASE_ACCEPTED
+                         : action == CASEFSM_ACTION_REJECT ? EVENT_CASE_REJECTED
+                         : action == CASEFSM_ACTION_UNLINK_DUPLICATE ? EVENT_CASE_DUPLICATE_UNLINKED
+                                                                     : EVENT_CASE_ANSWERED;
         ok = event_init(&ev, t) == 0;
         snprintf(ev.case_id, sizeof ev.case_id, "%s", cur.id);
         intake_actor(&ev, p);
@@ -213,6 +231,9 @@ void intake_review_decide(http_req_t *req, void *arg)
             ev.payload.case_accepted.complexity = complexity ? (event_complexity_t)complexity : EVENT_COMPLEXITY_GENERAL;
             ev.payload.case_accepted.matter_type = (char *)rv_str(body, "matter_type", NULL);
             ev.payload.case_accepted.review_note = (char *)rv_str(body, "note", NULL);
+        } else if (t == EVENT_CASE_DUPLICATE_UNLINKED) {
+            snprintf(ev.payload.case_duplicate_unlinked.original_case_id, EVENT_UUID_SIZE, "%.36s", original);
+            ev.payload.case_duplicate_unlinked.reason_text = (char *)rv_str(body, "reason_text", NULL);
         } else if (t == EVENT_CASE_REJECTED) {
             ev.payload.case_rejected.reason_code = (event_reject_reason_t)reason;
             ev.payload.case_rejected.reason_text = (char *)rv_str(body, "reason_text", NULL);

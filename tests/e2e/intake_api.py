@@ -208,6 +208,21 @@ check("a complaint cannot be 'answered at once' → 409", s == 409, e)
 s, e, _ = call("POST", f"/v1/cases/{b1['case_id']}/review", T["T_AGENT"], {"version": 1, "action": "reject", "reason_code": "no_such_reason", "reason_text": "x"})
 check("an unknown refusal reason → 400 naming reason_code", s == 400 and e["error"]["field"] == "reason_code", e)
 
+# a wrong duplicate link is undone by an agent; the appeal then waits as a case of its own
+s, e, _ = call("POST", f"/v1/cases/{dup['case_id']}/review", T["T_AGENT"], {"version": 2, "action": "unlink"})
+check("unlink without a reason → 400 naming reason_text", s == 400 and e["error"]["field"] == "reason_text", e)
+s, e, _ = call("POST", f"/v1/cases/{dup['case_id']}/review", T["T_ENT_A"], {"version": 2, "action": "unlink", "reason_text": "x"})
+check("an enterprise may not unlink (403)", s == 403, e)
+s, un, _ = call("POST", f"/v1/cases/{dup['case_id']}/review", T["T_AGENT"],
+                {"version": 2, "action": "unlink", "reason_text": "两件反映的是不同路段的施工，应分别办理。"})
+check("an agent undoes a wrong duplicate link → received, version 3", s == 200 and un.get("state") == "received" and un.get("version") == 3, un)
+check("  … the link is gone and the case is open again",
+      sql(f"SELECT coalesce(duplicate_of::text, 'none') || '/' || (closed_at IS NULL) FROM cases WHERE id = '{dup['case_id']}'") == "none/true")
+s, q, _ = call("GET", "/v1/review-queue", T["T_AGENT"])
+check("  … and it waits in the review queue", dup["case_id"] in [i["case_id"] for i in q.get("items", [])])
+s, e, _ = call("POST", f"/v1/cases/{other['case_id']}/review", T["T_AGENT"], {"version": 2, "action": "unlink", "reason_text": "x"})
+check("unlinking a case that is not a duplicate → 409", s == 409, e)
+
 # ---- policy library --------------------------------------------------------------------------
 print("policy library:")
 pol = {"title": "个体工商户营业执照办理", "question": "个体工商户怎么办理营业执照？需要什么材料？",
@@ -334,7 +349,8 @@ check("nothing was written by any bad input (cases/outbox/history unchanged)", c
 # ---- events ---------------------------------------------------------------------------------
 print("events:")
 hist = sql(f"SELECT string_agg(type, ',' ORDER BY id) FROM case_events WHERE case_id = '{dup['case_id']}'")
-check("a duplicate's history: received then duplicate", hist == "case.received,case.duplicate", hist)
+check("the unlinked duplicate's history: received, duplicate, duplicate_unlinked",
+      hist == "case.received,case.duplicate,case.duplicate_unlinked", hist)
 hist = sql(f"SELECT string_agg(type || ':' || coalesce(to_state, ''), ',' ORDER BY id) FROM case_events WHERE case_id = '{first['case_id']}'")
 check("the raced case's history has one decision", hist in ("case.received:received,case.accepted:accepted", "case.received:received,case.rejected:rejected"), hist)
 check("every case has its case.received event", sql("SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM case_events e WHERE e.case_id = c.id AND e.type = 'case.received')") == "0")
