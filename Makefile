@@ -14,7 +14,7 @@ V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 
 CC       ?= cc
-PKGS     := rdkafka jansson libpq hiredis libevent libcrypto
+PKGS     := rdkafka jansson libpq hiredis libevent libcrypto xlsxwriter
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
