@@ -473,9 +473,6 @@ static int reg_cmp_region(const void *x, const void *y)
 
 static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
 
-/* Runs the queued statements; on failure the transaction is gone (pg_batch_run rolls back). */
-static int run(pg_t *pg, pg_batch_t *b, PGresult **res) { return pg_batch_run(pg, b, res); }
-
 /* 0 committed; -1 failed (rolled back; pg->err says why). */
 static int write_batch(intake_t *in, reg_t *list, size_t n)
 {
@@ -516,7 +513,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                      "AND (closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50) c", credits) != 0)
         goto out;
     PGresult *r1[4] = {NULL, NULL, NULL, NULL};
-    if (run(pg, b, r1) != 0) {
+    if (pg_batch_run(pg, b, r1) != 0) /* a failed batch rolls the transaction back */ {
         for (int i = 0; i < 4; i++) PQclear(r1[i]);
         goto out;
     }
@@ -566,7 +563,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                          "LATERAL case_no_block(x.r, x.y, x.k) WITH ORDINALITY AS b(n, o) ORDER BY x.r, x.y, b.o",
                       nums) != 0)
             goto rollback;
-        if (run(pg, b, res) != 0) goto out;
+        if (pg_batch_run(pg, b, res) != 0) goto out;
         if ((size_t)PQntuples(res[0]) != nc) {
             snprintf(pg->err, sizeof pg->err, "case numbering returned %d numbers for %zu cases", PQntuples(res[0]), nc);
             pg->last_class = PG_PERMANENT;
@@ -609,7 +606,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
         pg_batch_add(b, "COMMIT", 0, NULL) != 0)
         goto rollback;
     clock_gettime(CLOCK_MONOTONIC, &td);
-    if (run(pg, b, NULL) != 0) goto out;
+    if (pg_batch_run(pg, b, NULL) != 0) goto out;
     clock_gettime(CLOCK_MONOTONIC, &te);
 #define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
     LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)),
