@@ -513,7 +513,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                      "AND (closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50) c", credits) != 0)
         goto out;
     PGresult *r1[4] = {NULL, NULL, NULL, NULL};
-    if (pg_batch_run(pg, b, r1) != 0) /* a failed batch rolls the transaction back */ {
+    if (pg_batch_run(pg, b, r1) != 0) { /* a failed batch rolls the transaction back */
         for (int i = 0; i < 4; i++) PQclear(r1[i]);
         goto out;
     }
