@@ -76,6 +76,11 @@ int pg_ping(pg_t *pg) JS_MUST_CHECK;
  * content changed after it was applied is an error naming it. applied receives the count. */
 int pg_migrate(pg_t *pg, const char *dir, int *applied, char *err, size_t errlen) JS_MUST_CHECK;
 
+/* SQL expression rendering a timestamptz column as RFC 3339 in Beijing time, the form every
+ * API answer uses ("2026-03-12T09:31:08.120+08:00"). China has kept +08:00 since 1991. */
+#define PG_RFC3339(col)                                                                        \
+    "to_char((" col ") AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+08:00\"')"
+
 /* Hex of a SHA-256 digest; out must hold 65 bytes. */
 void pg_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -65,6 +65,12 @@ unit() {
   for t in "$B"/tests/unit/test_*; do
     [ -x "$t" ] && run_one "unit/$(basename "$t")" "$t"
   done
+  # The contract cannot drift: every JSON Schema's examples hold, and the OpenAPI document
+  # matches the routes, validation tables and enumerations in the C code. Debian's python3
+  # (python3-yaml, python3-jsonschema, installed by make deps), whatever else is on PATH.
+  echo "contract checks:"
+  run_one "contract/event_schemas" /usr/bin/python3 proto/tools/check_schemas.py
+  run_one "contract/openapi_drift" /usr/bin/python3 proto/tools/check_openapi.py
 }
 
 integration() {

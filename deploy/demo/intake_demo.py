@@ -88,7 +88,7 @@ def submit(who, label, a, headers=None):
 
 
 print("\n  A policy library entry, added by an agent (政策库):")
-s, pol = call("POST", "/v1/policies", T["T_AGENT"], {
+s, pol = call("POST", "/v1/policies", T["T_AGENT_PROV"], {
     "title": "小微企业创业担保贷款贴息申请",
     "question": "小微企业怎么申请创业担保贷款贴息？需要什么材料？",
     "answer": "符合条件的小微企业可向所在地人力资源和社会保障部门申请，最高贷款额度300万元，按规定给予贴息；"

@@ -21,7 +21,7 @@ esac
 
 PKGS=(build-essential pkg-config librdkafka-dev libjansson-dev libpq-dev libhiredis-dev
       libevent-dev libcmocka-dev libssl-dev postgresql-15 redis-server redis-tools
-      curl procps iproute2 util-linux bc python3 libxlsxwriter-dev python3-openpyxl)
+      curl procps iproute2 util-linux bc python3 python3-yaml python3-jsonschema libxlsxwriter-dev python3-openpyxl)
 # shellcheck disable=SC2206
 [ -z "${JIESU_DEPS_EXTRA:-}" ] || PKGS+=(${JIESU_DEPS_EXTRA})
 

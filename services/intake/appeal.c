@@ -233,7 +233,7 @@ int appeal_parse(http_req_t *req, json_t *body, const http_principal_t *p, long 
                         "channel: enterprises submit through web, mini_program, qr_code or email; "
                         "other channels are registered by intake agents");
     }
-    if (!is_agent && json_object_get(body, "emergency"))
+    if (!is_agent && a->emergency)
         return fail(req, 403, "forbidden", "emergency", "emergency: only intake agents flag emergencies");
     json_t *dec = json_object_get(body, "decision");
     if (dec && !json_is_null(dec)) {

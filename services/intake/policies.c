@@ -100,8 +100,8 @@ json_t *intake_policies_match(const intake_policies_t *p, const char *text, cons
     size_t idx[16], nb = 0, cap = k > 16 ? 16 : (size_t)k;
     for (size_t i = 0; i < p->n; i++) {
         const policy_t *e = &p->v[i];
-        /* an entry of region R applies to R and the regions below it */
-        if (e->region[0] && (region == NULL || !auth_region_covers(e->region, region))) continue;
+        /* an entry of region R applies to R and the regions below it; no region asked: all */
+        if (e->region[0] && region != NULL && !auth_region_covers(e->region, region)) continue;
         double sc = textsim_similarity(q, e->sig);
         if (sc < min_score) continue;
         size_t pos = nb;
@@ -160,6 +160,19 @@ static json_t *keywords_literal(json_t *body, char **out)
     return kw;
 }
 
+/* May p manage an entry of this region (NULL = the whole deployment)? A regional agent or
+ * centre keeps its own region's entries and those below; deployment-wide entries belong to
+ * the principals of the territory's top region. */
+static int policy_scope_ok(intake_t *in, const http_principal_t *p, const char *region)
+{
+    if (p->region_code[0] == '\0') return 0;
+    if (region == NULL) {
+        const intake_region_t *root = intake_regions_root(in->regions);
+        return root != NULL && strcmp(root->code, p->region_code) == 0;
+    }
+    return auth_region_covers(p->region_code, region);
+}
+
 static int policy_body(http_req_t *req, json_t *body, const http_principal_t *p, intake_t *in)
 {
     rv_error_t e;
@@ -168,19 +181,48 @@ static int policy_body(http_req_t *req, json_t *body, const http_principal_t *p,
         return -1;
     }
     const char *region = rv_str(body, "region_code", NULL);
-    if (region) {
-        if (intake_regions_find(in->regions, region) == NULL) {
-            http_reply_error(req, 400, "invalid_value", "region_code",
-                             "region_code: %s is not a region of this deployment", region);
-            return -1;
-        }
-        if (p->region_code[0] && !auth_region_covers(p->region_code, region)) {
-            http_reply_error(req, 403, "forbidden", "region_code",
-                             "region_code: outside your region %s", p->region_code);
-            return -1;
-        }
+    if (region && intake_regions_find(in->regions, region) == NULL) {
+        http_reply_error(req, 400, "invalid_value", "region_code",
+                         "region_code: %s is not a region of this deployment", region);
+        return -1;
+    }
+    if (!policy_scope_ok(in, p, region)) {
+        http_reply_error(req, 403, "forbidden", "region_code",
+                         region ? "region_code: outside your region" :
+                                  "region_code: entries for the whole deployment are kept at its top "
+                                  "region; give your region");
+        return -1;
     }
     return 0;
+}
+
+/* The entry's region as it is now (owned; NULL for deployment-wide). 1 found, 0 missing, -1 db. */
+static int policy_region_of(intake_t *in, const char *id, char **region)
+{
+    const char *p[] = {id};
+    PGresult *r = NULL;
+    *region = NULL;
+    if (pg_query(in->pg, "SELECT region_code FROM policy_entries WHERE id = $1::bigint AND active", 1, p, &r) != 0)
+        return -1;
+    int found = PQntuples(r) == 1;
+    if (found && !PQgetisnull(r, 0, 0)) *region = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return found;
+}
+
+/* Answers 404/403/503 unless p may change entry id; 0 when it may. */
+static int policy_may_change(http_req_t *req, intake_t *in, const http_principal_t *p, const char *id)
+{
+    char *region = NULL;
+    int found = policy_region_of(in, id, &region);
+    int rc = -1;
+    if (found < 0) intake_reply_db_error(req, in->pg, "policy read");
+    else if (found == 0) http_reply_error(req, 404, "not_found", NULL, "no active policy entry %s", id);
+    else if (!policy_scope_ok(in, p, region))
+        http_reply_error(req, 403, "forbidden", NULL, "policy entry %s belongs to a region outside yours", id);
+    else rc = 0;
+    free(region);
+    return rc;
 }
 
 static json_t *policy_row_json(PGresult *r, int i)
@@ -194,7 +236,7 @@ static json_t *policy_row_json(PGresult *r, int i)
                      "updated_at", PQgetvalue(r, i, 8));
 }
 
-#define POLICY_COLS "id, region_code, title, question, answer, source, active, version, updated_at"
+#define POLICY_COLS "id, region_code, title, question, answer, source, active, version, " PG_RFC3339("updated_at")
 
 static void reply_policy(http_req_t *req, intake_t *in, int status, const char *id)
 {
@@ -303,7 +345,7 @@ void intake_policy_update(http_req_t *req, void *arg)
     if (id_param(req, id) != 0) return;
     json_t *body = http_req_json(req);
     if (body == NULL) return;
-    if (policy_body(req, body, p, in) != 0) {
+    if (policy_body(req, body, p, in) != 0 || policy_may_change(req, in, p, id) != 0) {
         json_decref(body);
         return;
     }
@@ -347,9 +389,9 @@ void intake_policy_update(http_req_t *req, void *arg)
         intake_reply_db_error(req, in->pg, "policy update");
         return;
     }
-    if (!hit) { /* gone, retired, or someone else changed it first */
+    if (!hit) { /* someone else changed or retired it first */
         http_reply_error(req, 409, "conflict", "version",
-                         "policy entry %s is retired, missing, or was changed since version %s; reload it", id, v);
+                         "policy entry %s was changed or retired since version %s; reload it", id, v);
         return;
     }
     if (intake_policies_load(in->policies, in->pg) != 0) LOGW("policy reload failed", LF_STR("error", in->pg->err));
@@ -361,7 +403,7 @@ void intake_policy_retire(http_req_t *req, void *arg)
     intake_t *in = arg;
     const http_principal_t *p = http_req_principal(req);
     char id[32];
-    if (id_param(req, id) != 0) return;
+    if (id_param(req, id) != 0 || policy_may_change(req, in, p, id) != 0) return;
     const char *pa[] = {id};
     PGresult *r = NULL;
     int ok = pg_begin(in->pg) == 0 &&

@@ -660,9 +660,6 @@ static void reg_answer(intake_t *in, reg_t *r)
         http_reply_json(r->req, 201, json_incref(src->response));
     } else {
         metric_inc(in->m_submitted);
-        char loc[96];
-        snprintf(loc, sizeof loc, "/v1/cases/%s", r->case_id);
-        http_reply_header(r->req, "Location", loc);
         http_reply_json(r->req, 201, json_incref(r->response));
     }
 }

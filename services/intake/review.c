@@ -61,7 +61,7 @@ void intake_review_queue(http_req_t *req, void *arg)
     PGresult *r = NULL;
     if (pg_query(in->pg,
                  "SELECT id, case_no, version, region_code, kind, channel, enterprise_name, credit_code, "
-                 "contact_name, contact_phone, summary, received_at, coalesce(review_hints::text, '{}'), "
+                 "contact_name, contact_phone, summary, " PG_RFC3339("received_at") ", coalesce(review_hints::text, '{}'), "
                  "confidential FROM cases WHERE state = 'received' AND region_code LIKE $1 "
                  "AND ($2::text IS NULL OR kind = $2) ORDER BY received_at LIMIT $3::int",
                  3, pa, &r) != 0) {
