@@ -49,6 +49,9 @@ int intake_regions_load(intake_regions_t *r, pg_t *pg, const char *root_config, 
 const intake_region_t *intake_regions_find(const intake_regions_t *r, const char *code);
 const intake_region_t *intake_regions_root(const intake_regions_t *r);
 size_t intake_regions_count(const intake_regions_t *r);
+/* The codes of scope and every region below it, as a new JSON array (index-friendly IN lists
+ * whatever the database's collation). */
+json_t *intake_regions_subtree(const intake_regions_t *r, const char *scope);
 
 /* ---- appeals ------------------------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "intake.h"
 
 struct intake_regions {
@@ -95,3 +96,11 @@ const intake_region_t *intake_regions_root(const intake_regions_t *r)
 }
 
 size_t intake_regions_count(const intake_regions_t *r) { return r->n; }
+
+json_t *intake_regions_subtree(const intake_regions_t *r, const char *scope)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->n; i++)
+        if (auth_region_covers(scope, r->v[i].code)) json_array_append_new(a, json_string(r->v[i].code));
+    return a;
+}

@@ -49,22 +49,26 @@ void intake_review_queue(http_req_t *req, void *arg)
         http_reply_error(req, 403, "forbidden", NULL, "your principal has no region");
         return;
     }
-    /* the agent's region and below: codes that start with its prefix */
-    char prefix[16];
-    snprintf(prefix, sizeof prefix, "%s", p->region_code);
-    size_t n = strlen(prefix);
-    while (n > 2 && n <= 6 && prefix[n - 1] == '0' && prefix[n - 2] == '0') prefix[n -= 2] = '\0';
-    char like[24], lims[16];
-    snprintf(like, sizeof like, "%s%%", prefix);
+    /* the agent's region and below, as an IN list the index on region_code serves */
+    json_t *codes = intake_regions_subtree(in->regions, p->region_code);
+    char *codes_txt = codes ? json_dumps(codes, JSON_COMPACT) : NULL;
+    json_decref(codes);
+    if (codes_txt == NULL) {
+        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        return;
+    }
+    char lims[16];
     snprintf(lims, sizeof lims, "%d", limit);
-    const char *pa[] = {like, kind, lims};
+    const char *pa[] = {codes_txt, kind, lims};
     PGresult *r = NULL;
     if (pg_query(in->pg,
                  "SELECT id, case_no, version, region_code, kind, channel, enterprise_name, credit_code, "
                  "contact_name, contact_phone, summary, " PG_RFC3339("received_at") ", coalesce(review_hints::text, '{}'), "
-                 "confidential FROM cases WHERE state = 'received' AND region_code LIKE $1 "
+                 "confidential FROM cases WHERE state = 'received' AND closed_at IS NULL AND "
+                 "region_code IN (SELECT json_array_elements_text($1::json)) "
                  "AND ($2::text IS NULL OR kind = $2) ORDER BY received_at LIMIT $3::int",
                  3, pa, &r) != 0) {
+        free(codes_txt);
         intake_reply_db_error(req, in->pg, "review queue");
         return;
     }
@@ -83,6 +87,7 @@ void intake_review_queue(http_req_t *req, void *arg)
         json_array_append_new(ids, json_string(PQgetvalue(r, i, 0)));
     }
     PQclear(r);
+    free(codes_txt);
     char obj[48];
     snprintf(obj, sizeof obj, "review_queue:%s", p->region_code);
     audit_read(in, p, obj, json_pack("{s:o}", "cases", ids));
