@@ -61,7 +61,8 @@ static const casefsm_rule_t rules[] = {
     /* Escalation lands the case back with a centre (of the tier above, or the same
      * centre naming a lead unit), which routes it again from `accepted`. */
     {CASEFSM_ACTION_ESCALATE, "escalate", "case.escalated",
-     S(ACCEPTED) | S(DISPATCHED) | S(IN_PROGRESS), CASEFSM_STATE_ACCEPTED,
+     /* resolved: unsatisfied again after the second handling → 提级办理 (seed 004) */
+     S(ACCEPTED) | S(DISPATCHED) | S(IN_PROGRESS) | S(RESOLVED), CASEFSM_STATE_ACCEPTED,
      R(CENTRE) | R(UNIT) | R(SYSTEM), "提级"},
     {CASEFSM_ACTION_HAND_DOWN, "hand_down", "case.handed_down",
      S(ACCEPTED), CASEFSM_STATE_ACCEPTED,
@@ -104,7 +105,9 @@ static const casefsm_rule_t rules[] = {
      * moving the case; `close` or `redo` then acts on it, so the rating and the decision
      * are separate events (evaluation is voluntary: the enterprise may rate, or not). */
     {CASEFSM_ACTION_RECORD_REVISIT, "record_revisit", "case.revisit_recorded",
-     S(RESOLVED), CASEFSM_STATE_RESOLVED,
+     /* closed and archived: the look-back (回头看) calls sampled cases again; the call is
+      * recorded without moving the case */
+     S(RESOLVED) | S(CLOSED) | S(ARCHIVED), CASEFSM_STATE_NONE,
      R(SUPERVISOR) | R(ENTERPRISE) | R(SYSTEM), "回访"},
     {CASEFSM_ACTION_CLOSE, "close", "case.closed",
      S(RESOLVED), CASEFSM_STATE_CLOSED,
