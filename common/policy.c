@@ -293,6 +293,15 @@ static const key_def_t keys[] = {
     {"redo.window", T_WINDOW, OFF(redo), K_NULL, 0, 0, U_RESOLVE | U(ORIGINAL), NULL, NULL},
     {"redo.after_second_unsatisfied", T_ENUM, OFF(after_second_unsatisfied), 0, 0, 0, 0,
      after_names, NULL},
+    /* revisit daemon (issue 6): optional, so profiles written before them still load */
+    {"revisit.unreachable_after", T_INT, OFF(revisit_unreachable_after), K_OPT, 1, 10, 0, NULL,
+     "3"},
+    {"revisit.lookback_percent", T_INT, OFF(revisit_lookback_percent), K_OPT | K_NULL, 1, 100, 0,
+     NULL, "null"},
+    {"archive.after", T_WINDOW, OFF(archive_after), K_OPT, 0, 0, U(WORKING_DAYS) | U(DAYS), NULL,
+     "\"5wd\""},
+    {"archive.retention_years", T_INT, OFF(archive_retention_years), K_OPT, 1, 100, 0, NULL,
+     "10"},
 
     {"extension.allowed", T_BOOL, OFF(extension_allowed), 0, 0, 0, 0, NULL, NULL},
     {"extension.approver", T_ENUM, OFF(extension_approver), K_NULL, 0, 0, 0, approver_names,
@@ -853,6 +862,10 @@ static int check_cross(load_ctx_t *c)
     if (p->satisfied_levels >= p->scale_len) {
         ctx_err(c, "satisfaction.satisfied_levels", "%d leaves no unsatisfied level on a scale "
                 "of %d", p->satisfied_levels, p->scale_len);
+        return -1;
+    }
+    if (p->revisit_lookback_percent != POLICY_UNSET && !p->revisit_lookback_sampling) {
+        ctx_err(c, "revisit.lookback_percent", "set, but revisit.lookback_sampling is false");
         return -1;
     }
     if (p->monthly_seriously_late_wd != POLICY_UNSET && p->monthly_review_day == POLICY_UNSET) {

@@ -141,6 +141,14 @@ typedef struct policy {
     int revisit_coverage_percent;  /* "revisit.coverage_percent" or POLICY_UNSET */
     policy_window_t redo;          /* "redo.window" */
     policy_after_unsatisfied_t after_second_unsatisfied; /* "redo.after_second_unsatisfied" */
+    /* Added for the revisit daemon (issue 6); optional keys with defaults, so older files load. */
+    int revisit_unreachable_after; /* "revisit.unreachable_after": unanswered tries that close
+                                      the case (revisit_unreachable); 1..10, default 3 */
+    int revisit_lookback_percent;  /* "revisit.lookback_percent": 回头看 sample rate, 1..100, or
+                                      POLICY_UNSET (default); set only with lookback_sampling */
+    policy_window_t archive_after; /* "archive.after": closed → archived (定期归档), Nwd or Nd;
+                                      default 5wd */
+    int archive_retention_years;   /* "archive.retention_years": 1..100, default 10 */
 
     bool extension_allowed;             /* "extension.allowed" */
     policy_approver_t extension_approver; /* "extension.approver" */
