@@ -48,7 +48,7 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(O)/bin/%)
 INTEG_SRC  := $(sort $(wildcard tests/integration/test_*.c))
 INTEG_BINS := $(INTEG_SRC:tests/integration/%.c=$(O)/tests/integration/%)
 
-.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps bench-outbox bench-intake
+.PHONY: all deps up down status test unit integration e2e demo clean bin-link check-deps bench-outbox bench-intake bench-dispatch bench-timers bench-reporting
 all: $(LIBCOMMON) $(SVC_BINS) $(TOOL_BINS) $(BENCH_BINS) $(UNIT_BINS) $(INTEG_BINS) bin-link
 
 # bin/ points at the binaries of the last build flavour, so scripts call bin/jiesuctl etc.
@@ -136,6 +136,21 @@ bench-intake: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=release all
 	$(Q)deploy/stack/up.sh
 	$(Q)bench/intake.sh
+
+bench-dispatch: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)deploy/stack/up.sh
+	$(Q)bench/dispatch.sh
+
+bench-timers: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)deploy/stack/up.sh
+	$(Q)bench/timers.sh
+
+bench-reporting: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=release all
+	$(Q)deploy/stack/up.sh
+	$(Q)bench/reporting.sh
 
 clean:
 	rm -rf build bin
