@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Check proto/openapi.yaml against the C code, statically, so the two cannot drift apart.
 
-1. Routes: every http_server_route() call in services/*/main.c and common/daemon.c is an
+1. Routes: every http_server_route() call in services/*/*.c and common/daemon.c is an
    operation of the spec with the same method and path template, and the spec has no other
    operation. For each: `x-roles` is the set of roles the C role mask admits (AUTH_ROLE_*
-   from common/auth.h, local masks such as `staff` resolved); a public route (mask 0) has
+   from common/auth.h, local masks such as `staff` or a file's `#define SUPERVISORS (...)`
+   resolved, also when built from one another); a public route (mask 0) has
    `security: []` and `x-roles: []`; a service route has `x-service: <directory>` and that
    tag, a common route (daemon.c) the `operations` tag and no `x-service`; the path's
    `{params}` are declared as path parameters; and the statuses every route can give are
@@ -94,30 +95,41 @@ def auth_roles(root):
     return out
 
 
-def eval_roles(expr, macros, local):
+def eval_roles(expr, macros, local, depth=0):
+    """The roles of a mask expression: AUTH_ROLE_* macros, and the file's own masks (local
+    `unsigned` variables and #defines), which may themselves be built from one another."""
     expr = expr.strip()
     if re.fullmatch(r"\(?\s*0\s*\)?", expr):
         return set()
+    if depth > 10:
+        raise ValueError("role mask %r nests too deeply" % expr)
     roles = set()
     for tok in re.findall(r"[A-Za-z_]\w*", expr):
         if tok in macros:
             roles |= macros[tok]
         elif tok in local:
-            roles |= eval_roles(local[tok], macros, {})
+            roles |= eval_roles(local[tok], macros, local, depth + 1)
         else:
             raise ValueError("cannot resolve role mask %r in %r" % (tok, expr))
     return roles
 
 
 def c_routes(root):
-    """[(method, path, roles, service or None, file)] from the http_server_route calls."""
+    """[(method, path, roles, service or None, file)] from the http_server_route calls.
+
+    Every C file of a service counts (a service may register its routes from a file other
+    than main.c, e.g. services/deadline-watcher/api.c)."""
     macros = auth_roles(root)
-    files = sorted(glob.glob(os.path.join(root, "services", "*", "main.c")))
+    files = sorted(glob.glob(os.path.join(root, "services", "*", "*.c")))
     files.append(os.path.join(root, "common", "daemon.c"))
     routes = []
     for path in files:
         src = strip_c_comments(read(path))
+        if "http_server_route" not in src:
+            continue
         local = dict(re.findall(r"\bunsigned(?:\s+int)?\s+(\w+)\s*=\s*([^;]+);", src))
+        for name, body in re.findall(r"(?m)^\s*#define\s+(\w+)\s+(.*\bAUTH_ROLE_\w+.*)$", re.sub(r"\\\n", " ", src)):
+            local.setdefault(name, body)
         rel = os.path.relpath(path, root)
         service = rel.split(os.sep)[1] if rel.startswith("services" + os.sep) else None
         calls = re.findall(r'http_server_route\(\s*[^,]+,\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([^,]+?)\s*,', src)
@@ -546,7 +558,7 @@ def main():
     else:
         print("  (PyYAML not installed: checking routes only, from a line-based reading of paths:)")
         spec = load_spec_lines(spec_path)
-    print("routes (http_server_route in services/*/main.c, common/daemon.c) vs %s:" % os.path.relpath(spec_path, args.root))
+    print("routes (http_server_route in services/*/*.c, common/daemon.c) vs %s:" % os.path.relpath(spec_path, args.root))
     nroutes, nops = check_routes(args.root, spec, yaml is not None)
     print("  %d C routes, %d spec operations" % (nroutes, nops))
     if yaml is not None:
