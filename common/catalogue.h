@@ -43,8 +43,8 @@ void catalogue_free(catalogue_t *c);
 /* Reads a catalogue held in memory; name is the file name used in messages and the text is
  * copied. CSV: the header CATALOGUE_CSV_HEADER, then one entry per record (RFC 4180; UTF-8,
  * BOM and CRLF accepted); co_handlers is a ';'-separated list of unit codes. JSON: an array of
- * objects with the same keys (co_handlers an array of strings; tier, dispatch and basis may be
- * absent), errors naming "FILE:#N" for the N-th entry. Row errors are collected
+ * objects with the same keys (co_handlers an array of strings; co_handlers, dispatch and basis
+ * may be absent), errors naming "FILE:#N" for the N-th entry. Row errors are collected
  * (catalogue_error_count) and do not make these fail: 0 when the text was read, -1 when
  * memory ran out. One catalogue is one file. */
 int catalogue_parse_csv(catalogue_t *c, const char *name, const char *buf, size_t len) JS_MUST_CHECK;
@@ -107,6 +107,10 @@ typedef struct catalogue_match {
  * *out filled (out->found says whether an entry applies); -1 on a database error (pg->err). */
 int catalogue_route(pg_t *pg, const char *matter_type, const char *region_code,
                     catalogue_match_t *out) JS_MUST_CHECK;
+/* The same question for callers that prepare their statements: the SQL (parameters $1 matter
+ * type, $2 region code; static, borrowed) and the reading of its result (borrowed). */
+const char *catalogue_route_sql(void);
+void catalogue_route_result(const PGresult *r, catalogue_match_t *out);
 
 /* jiesuctl's verb: argv[0] is "catalogue", then
  *   import FILE [--note TEXT] [--pg-dsn DSN]    add a version (nothing written on any error)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -446,8 +447,16 @@ static void kcons_wake(evutil_socket_t fd, short what, void *arg)
     (void)what;
     kbridge_drain(&c->bridge);
     if (c->paused || evtimer_pending(c->retry_ev, NULL)) return;
-    /* Bounded batch per wake-up so HTTP and timers are not starved. */
+    /* Bounded work per wake-up — at most 500 messages or 20 ms, whichever comes first — so
+     * a consumer catching up on a long backlog never starves HTTP (health probes, users),
+     * timers or the outbox relay sharing the loop. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int n = 0; n < 500; n++) {
+        if (n > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 20) break;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (m == NULL) return;
         if (m->err) {

@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "casefsm.h"
+#include "catalogue.h"
 #include "deadline.h"
 #include "log.h"
 #include "pg.h"
@@ -31,6 +32,8 @@ static void usage(FILE *out)
             "  token revoke --principal ID            revoke every token of a principal\n"
             "  due --profile NAME --kind KIND [--complexity C] --from RFC3339\n"
             "                                         print the resolve-by instant (+08:00)\n"
+            "  catalogue import|check FILE | route --matter-type T --region CODE\n"
+            "                                         the responsibility catalogue (派单目录)\n"
             "  territory import|check --regions FILE [--units FILE]\n"
             "                                         load or validate regions and units\n"
             "roles: enterprise agent centre unit supervisor leader discipline operator\n");
@@ -176,6 +179,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "due")) return deadline_cli_due(argc - i, argv + i, stdout, stderr);
+    if (!strcmp(cmd, "catalogue")) {
+        setenv("JIESU_PG_DSN", dsn, 1);
+        return catalogue_cli(argc - i, argv + i, stdout, stderr);
+    }
     if (!strcmp(cmd, "territory")) {
         setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */
         return territory_cli(argc - i, argv + i, stdout, stderr);

@@ -87,11 +87,15 @@ echo "  Events written with the cases and relayed to Kafka (jiesu.case-events):"
 psql -tA "$JIESU_PG_DSN" -F ' ' -c "SELECT '    ' || rpad(type, 24) || count(*) FROM case_events GROUP BY type ORDER BY type"
 echo "  outbox rows not yet in Kafka: $(psql -tA "$JIESU_PG_DSN" -c "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
 
-say "7. Revisit: the enterprise is asked whether its problem was solved (回访评价)"
+say "7. Dispatch: the catalogue routes the appeals; units sign, return and resolve"
+DISPATCH_URL=http://127.0.0.1:8082 INTAKE_URL=http://127.0.0.1:8081 JIESUCTL="$BIN/jiesuctl" \
+  python3 deploy/demo/dispatch_demo.py || echo "(dispatch demo failed)"
+
+say "8. Revisit: the enterprise is asked whether its problem was solved (回访评价)"
 INTAKE_URL=http://127.0.0.1:8081 REVISIT_URL=http://127.0.0.1:8084 JIESUCTL="$BIN/jiesuctl" \
   python3 deploy/demo/revisit_demo.py || echo "(revisit demo failed)"
 
-say "8. Deadlines in working days, with China's make-up working days (jiesuctl due)"
+say "9. Deadlines in working days, with China's make-up working days (jiesuctl due)"
 due() { printf '  %-60s → ' "$*"; "$BIN/jiesuctl" due "$@" 2>&1; }
 due --profile shantou --kind complaint --from 2026-09-30T10:00:00+08:00
 due --profile zaoyang --kind help --from 2026-02-12T16:30:00+08:00
@@ -100,7 +104,7 @@ due --profile zaoyang --kind complaint --complexity complex --from 2026-04-30T09
 due --profile guangxi --kind complaint --from 2026-09-30T20:00:00-05:00
 due --profile shantou --kind complaint --from 2027-03-01T09:00:00+08:00
 
-say "9. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
+say "10. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
 for d in "${ORDER[@]}"; do kill -TERM "${PID[$d]}"; done
 for d in "${ORDER[@]}"; do
   wait "${PID[$d]}"; st=$?

@@ -1,8 +1,8 @@
 /*
  * test_outbox_relay.c — the outbox's delivery promise, against the real PostgreSQL and Kafka.
  *
- * 5,000 events for 50 cases are written to the outbox; a daemon (jiesu-reporting, whose only
- * work today is the shared relay) publishes them and is killed with SIGKILL, repeatedly, until
+ * 5,000 events for 50 cases are written to the outbox; a daemon (jiesu-intake, which consumes
+ * nothing, so the relay is all it does here) publishes them and is killed with SIGKILL, repeatedly, until
  * a kill is caught in the middle of a batch: Kafka holds more messages than PostgreSQL has
  * marked published. One row is written by a transaction that commits late — after rows with
  * higher ids were already published — the row an "id > last seen" relay would skip. Then the
@@ -159,7 +159,7 @@ static void test_relay_survives_sigkill(void **state)
     rd_kafka_t *admin = itest_kafka_client();
     assert_non_null(admin);
     for (int attempt = 0; attempt < 20 && published < TOTAL; attempt++) {
-        pid_t pid = itest_spawn("reporting", log_path, args);
+        pid_t pid = itest_spawn("intake", log_path, args);
         assert_true(pid > 0);
         /* Let it publish a little more, then kill it without warning at a moment when Kafka
          * holds messages PostgreSQL has not marked yet: the middle of a batch. */
@@ -197,7 +197,7 @@ static void test_relay_survives_sigkill(void **state)
     assert_true(mid_batch > 0);
 
     /* run the relay to the end and stop it cleanly */
-    pid_t pid = itest_spawn("reporting", log_path, args);
+    pid_t pid = itest_spawn("intake", log_path, args);
     double end = itest_now() + 120;
     while (itest_scalar(pg, "SELECT count(*) FROM outbox WHERE published_at IS NULL") > 0 &&
            itest_now() < end)

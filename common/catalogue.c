@@ -1,0 +1,1328 @@
+/*
+ * catalogue.c — reads the responsibility catalogue (CSV or JSON), checks every row and then
+ * every row against the database, imports it as a new version in one transaction, and answers
+ * the dispatcher's question "who handles this matter here?". See catalogue.h and
+ * docs/DISPATCH.md.
+ *
+ * The checks repeat, in C, what 0012_dispatch.sql enforces and add what only the file can be
+ * asked (a duplicated matter and region, a tier below the region it must serve): the database
+ * would refuse a bad row too, but it stops at the first one and cannot say on which line it
+ * was. Here every row is looked at and every problem gets FILE:LINE: FIELD, so an office fixes
+ * its spreadsheet in one round. Regions and units are then looked up in two queries for the
+ * whole file, and the entries are written by one statement over unnest()ed arrays, so a
+ * province's catalogue (a few thousand rows) is a handful of round trips.
+ */
+#include "catalogue.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ERR_LINE 320
+#define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+
+enum { F_MATTER, F_REGION, F_TIER, F_LEAD, F_CO, F_DISPATCH, F_BASIS, F_N };
+static const char *const field_names[F_N] = {"matter_type", "region_code", "tier", "lead_unit",
+                                             "co_handlers", "dispatch", "basis"};
+static const char *const tier_names[5] = {"", "province", "city", "county", "township"};
+
+typedef struct {
+    int line;
+    char *matter, *region, *lead, *basis; /* basis: NULL when empty */
+    char *co[CATALOGUE_MAX_CO];
+    size_t nco;
+    int tier;   /* 1..4 */
+    int centre; /* dispatch = centre */
+} entry_t;
+
+typedef struct {
+    char text[ERR_LINE];
+    int line;
+    size_t seq;
+} error_t_;
+
+struct catalogue {
+    char *file;
+    int json;          /* lines are entry numbers: FILE:#N */
+    char sha256[65];
+    entry_t *entries;
+    size_t n, cap;
+    size_t nerrors, nparse_errors;
+    error_t_ errors[CATALOGUE_ERRORS_SHOWN];
+    char err[512];
+};
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+static void JS_PRINTF(4, 5) error_add(catalogue_t *c, int line, const char *field, const char *fmt, ...)
+{
+    if (c->nerrors < CATALOGUE_ERRORS_SHOWN) {
+        error_t_ *e = &c->errors[c->nerrors];
+        const char *file = c->file ? c->file : "(input)";
+        int n = line <= 0 ? snprintf(e->text, ERR_LINE, "%s: %s: ", file, field)
+                : c->json ? snprintf(e->text, ERR_LINE, "%s:#%d: %s: ", file, line, field)
+                          : snprintf(e->text, ERR_LINE, "%s:%d: %s: ", file, line, field);
+        if (n > 0 && n < ERR_LINE) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(e->text + n, (size_t)(ERR_LINE - n), fmt, ap);
+            va_end(ap);
+        }
+        e->line = line;
+        e->seq = c->nerrors;
+    }
+    c->nerrors++;
+}
+
+static int oom(catalogue_t *c)
+{
+    snprintf(c->err, sizeof c->err, "out of memory");
+    return -1;
+}
+
+size_t catalogue_error_count(const catalogue_t *c) { return c->nerrors; }
+size_t catalogue_entry_count(const catalogue_t *c) { return c->n; }
+const char *catalogue_strerror(const catalogue_t *c) { return c->err; }
+
+const char *catalogue_error_at(const catalogue_t *c, size_t i)
+{
+    return i < c->nerrors && i < CATALOGUE_ERRORS_SHOWN ? c->errors[i].text : NULL;
+}
+
+static int error_cmp(const void *a, const void *b)
+{
+    const error_t_ *x = *(const error_t_ *const *)a, *y = *(const error_t_ *const *)b;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* In line order, the way the office will walk its spreadsheet: the row checks, the cross-row
+ * checks and the database checks find their problems in separate passes. */
+void catalogue_errors_write(const catalogue_t *c, FILE *out)
+{
+    const error_t_ *order[CATALOGUE_ERRORS_SHOWN];
+    size_t n = c->nerrors < CATALOGUE_ERRORS_SHOWN ? c->nerrors : CATALOGUE_ERRORS_SHOWN;
+    for (size_t i = 0; i < n; i++) order[i] = &c->errors[i];
+    qsort(order, n, sizeof order[0], error_cmp);
+    for (size_t i = 0; i < n; i++) fprintf(out, "%s\n", order[i]->text);
+    if (c->nerrors > CATALOGUE_ERRORS_SHOWN)
+        fprintf(out, "… and %zu more errors not shown\n", c->nerrors - CATALOGUE_ERRORS_SHOWN);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+catalogue_t *catalogue_new(void) { return calloc(1, sizeof(catalogue_t)); }
+
+static void entry_clear(entry_t *e)
+{
+    free(e->matter);
+    free(e->region);
+    free(e->lead);
+    free(e->basis);
+    for (size_t i = 0; i < e->nco; i++) free(e->co[i]);
+    memset(e, 0, sizeof *e);
+}
+
+void catalogue_free(catalogue_t *c)
+{
+    if (c == NULL) return;
+    for (size_t i = 0; i < c->n; i++) entry_clear(&c->entries[i]);
+    free(c->entries);
+    free(c->file);
+    free(c);
+}
+
+/* ---- field checks ------------------------------------------------------------------------- */
+
+/* Code points in s[0..n) when it is UTF-8 without control characters; -1 when it is not
+ * UTF-8 (overlong forms, surrogates and stray bytes included), -2 for a control character. */
+static long text_check(const unsigned char *s, size_t n)
+{
+    long cps = 0;
+    for (size_t i = 0; i < n; cps++) {
+        unsigned ch = s[i];
+        if (ch < 0x80) {
+            if (ch < 0x20 || ch == 0x7f) return -2;
+            i++;
+            continue;
+        }
+        size_t k;
+        uint32_t cp, min;
+        if (ch >= 0xc2 && ch <= 0xdf) k = 1, cp = ch & 0x1f, min = 0x80;
+        else if ((ch & 0xf0) == 0xe0) k = 2, cp = ch & 0x0f, min = 0x800;
+        else if (ch >= 0xf0 && ch <= 0xf4) k = 3, cp = ch & 0x07, min = 0x10000;
+        else return -1;
+        if (n - i <= k) return -1;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) return -1;
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
+        if (cp <= 0x9f) return -2; /* C1 controls */
+        i += k + 1;
+    }
+    return cps;
+}
+
+/* Leading or trailing space — ASCII, no-break (U+00A0) or ideographic (U+3000). */
+static int has_edge_space(const char *s, size_t n)
+{
+    if (n == 0) return 0;
+    if (s[0] == ' ' || s[n - 1] == ' ') return 1;
+    if (n >= 2 && (!memcmp(s, "\xc2\xa0", 2) || !memcmp(s + n - 2, "\xc2\xa0", 2))) return 1;
+    if (n >= 3 && (!memcmp(s, "\xe3\x80\x80", 3) || !memcmp(s + n - 3, "\xe3\x80\x80", 3))) return 1;
+    return 0;
+}
+
+/* The tier a division code spells: xx0000 province, xxxx00 city, other 6 digits county, 9 or
+ * 12 digits township; 0 when it is not a division code. */
+static int code_tier(const char *code)
+{
+    size_t n = strlen(code);
+    if (n == 0 || strspn(code, "0123456789") != n) return 0;
+    if (n == 9 || n == 12) return 4;
+    if (n != 6) return 0;
+    if (!strcmp(code + 2, "0000")) return 1;
+    if (!strcmp(code + 4, "00")) return 2;
+    return 3;
+}
+
+/* ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ — units.code in 0001_organisation.sql. */
+static int unit_code_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        int ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (i > 0 && (ch == '_' || ch == '.' || ch == '-'));
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Does region `outer` contain `inner` (itself or below)? Division codes nest by prefix once a
+ * code's trailing "00" pairs are dropped (regions_check_parent). */
+static int region_covers(const char *outer, const char *inner)
+{
+    size_t n = strlen(outer);
+    while (n > 2 && n <= 6 && outer[n - 1] == '0' && outer[n - 2] == '0') n -= 2;
+    return strncmp(outer, inner, n) == 0;
+}
+
+/* Copies s for a message: at most ~60 bytes, cut on a character boundary. */
+static const char *clip(char *out, size_t outlen, const char *s)
+{
+    size_t max = outlen < 64 ? outlen - 4 : 60, n = strlen(s);
+    if (n <= max) {
+        memcpy(out, s, n + 1);
+        return out;
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80) max--;
+    memcpy(out, s, max);
+    memcpy(out + max, "\xe2\x80\xa6", 4); /* … */
+    return out;
+}
+
+static char *dupn(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* ---- one row ------------------------------------------------------------------------------ */
+
+/* Validates the seven fields of one entry (text as read; lengths in bytes) and keeps it when
+ * every field is right. Returns -1 only when memory ran out. */
+static int row_add(catalogue_t *c, int line, const char *const f[F_N], const size_t len[F_N])
+{
+    char v[80];
+    int bad = 0, fbad[F_N] = {0};
+    for (int i = 0; i < F_N; i++) {
+        long cps = text_check((const unsigned char *)f[i], len[i]);
+        if (cps == -1) error_add(c, line, field_names[i], "not valid UTF-8 (save the file as \"CSV UTF-8\", not GBK)");
+        else if (cps == -2) error_add(c, line, field_names[i], "contains a control character (tab, line break…)");
+        if (cps < 0) bad = fbad[i] = 1;
+    }
+    if (!fbad[F_MATTER]) {
+        long cps = text_check((const unsigned char *)f[F_MATTER], len[F_MATTER]);
+        if (len[F_MATTER] == 0) error_add(c, line, "matter_type", "is empty"), bad = 1;
+        else if (has_edge_space(f[F_MATTER], len[F_MATTER]))
+            error_add(c, line, "matter_type", "has leading or trailing spaces"), bad = 1;
+        else if (cps > CATALOGUE_MATTER_MAX)
+            error_add(c, line, "matter_type", "is %ld characters long, at most %d allowed", cps,
+                      CATALOGUE_MATTER_MAX), bad = 1;
+    }
+    int rtier = 0;
+    if (!fbad[F_REGION]) {
+        rtier = code_tier(f[F_REGION]);
+        if (rtier == 0)
+            error_add(c, line, "region_code", "\"%s\" is not a division code (6 digits, or 9 or 12 for a township)",
+                      clip(v, sizeof v, f[F_REGION])), bad = 1;
+    }
+    int tier = 0;
+    if (!fbad[F_TIER]) {
+        for (int t = 1; t <= 4; t++)
+            if (!strcmp(f[F_TIER], tier_names[t])) tier = t;
+        if (tier == 0)
+            error_add(c, line, "tier", "\"%s\" is not a tier (province, city, county, township)",
+                      clip(v, sizeof v, f[F_TIER])), bad = 1;
+        else if (rtier && tier > rtier)
+            error_add(c, line, "tier", "%s is below the entry's region %s (a %s): the lead unit must serve the whole region",
+                      tier_names[tier], f[F_REGION], tier_names[rtier]), bad = 1;
+    }
+    if (!fbad[F_LEAD] && !unit_code_ok(f[F_LEAD]))
+        error_add(c, line, "lead_unit", "\"%s\" is not a unit code (letters, digits, _ . -; at most 64; e.g. 450103-SCJG)",
+                  clip(v, sizeof v, f[F_LEAD])), bad = 1;
+    char *co[CATALOGUE_MAX_CO] = {0};
+    size_t nco = 0;
+    int co_oom = 0;
+    if (!fbad[F_CO] && len[F_CO] > 0) {
+        const char *p = f[F_CO], *end = f[F_CO] + len[F_CO];
+        size_t items = 0;
+        while (p <= end) {
+            const char *q = memchr(p, ';', (size_t)(end - p));
+            if (q == NULL) q = end;
+            size_t n = (size_t)(q - p);
+            char *item = dupn(p, n);
+            if (item == NULL) {
+                co_oom = 1;
+                break;
+            }
+            items++;
+            if (n == 0) {
+                error_add(c, line, "co_handlers", "item %zu is empty (separate unit codes with one ';', no spaces)", items);
+                bad = 1;
+                free(item);
+            } else if (!unit_code_ok(item)) {
+                error_add(c, line, "co_handlers", "item %zu \"%s\" is not a unit code", items, clip(v, sizeof v, item));
+                bad = 1;
+                free(item);
+            } else if (!fbad[F_LEAD] && !strcmp(item, f[F_LEAD])) {
+                error_add(c, line, "co_handlers", "%s is the lead unit; a unit cannot co-handle its own case", item);
+                bad = 1;
+                free(item);
+            } else {
+                int dup = 0;
+                for (size_t k = 0; k < nco; k++) dup |= !strcmp(co[k], item);
+                if (dup) {
+                    error_add(c, line, "co_handlers", "%s is listed twice", item);
+                    bad = 1;
+                    free(item);
+                } else if (nco == CATALOGUE_MAX_CO) {
+                    free(item);
+                } else {
+                    co[nco++] = item;
+                }
+            }
+            p = q + 1;
+        }
+        if (items > CATALOGUE_MAX_CO)
+            error_add(c, line, "co_handlers", "%zu co-handlers, at most %d allowed", items, CATALOGUE_MAX_CO), bad = 1;
+    }
+    int centre = 0;
+    if (!fbad[F_DISPATCH] && len[F_DISPATCH] > 0) {
+        if (!strcmp(f[F_DISPATCH], "centre")) centre = 1;
+        else if (strcmp(f[F_DISPATCH], "auto"))
+            error_add(c, line, "dispatch", "\"%s\" is not auto or centre (empty means auto)",
+                      clip(v, sizeof v, f[F_DISPATCH])), bad = 1;
+    }
+    if (!fbad[F_BASIS] && len[F_BASIS] > 0) {
+        long cps = text_check((const unsigned char *)f[F_BASIS], len[F_BASIS]);
+        if (has_edge_space(f[F_BASIS], len[F_BASIS]))
+            error_add(c, line, "basis", "has leading or trailing spaces"), bad = 1;
+        else if (cps > CATALOGUE_BASIS_MAX)
+            error_add(c, line, "basis", "is %ld characters long, at most %d allowed", cps, CATALOGUE_BASIS_MAX), bad = 1;
+    }
+    if (bad || co_oom) {
+        for (size_t k = 0; k < nco; k++) free(co[k]);
+        return co_oom ? oom(c) : 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        entry_t *ne = realloc(c->entries, cap * sizeof *ne);
+        if (ne == NULL) {
+            for (size_t k = 0; k < nco; k++) free(co[k]);
+            return oom(c);
+        }
+        c->entries = ne;
+        c->cap = cap;
+    }
+    entry_t *e = &c->entries[c->n];
+    memset(e, 0, sizeof *e);
+    e->line = line;
+    e->tier = tier;
+    e->centre = centre;
+    memcpy(e->co, co, sizeof co);
+    e->nco = nco;
+    e->matter = dupn(f[F_MATTER], len[F_MATTER]);
+    e->region = dupn(f[F_REGION], len[F_REGION]);
+    e->lead = dupn(f[F_LEAD], len[F_LEAD]);
+    e->basis = len[F_BASIS] ? dupn(f[F_BASIS], len[F_BASIS]) : NULL;
+    c->n++;
+    if (!e->matter || !e->region || !e->lead || (len[F_BASIS] && !e->basis)) return oom(c);
+    return 0;
+}
+
+/* The same matter type twice for one region: the second and later rows are errors naming the
+ * first. Run once, after the whole file was read. */
+static int entry_key_cmp(const void *a, const void *b)
+{
+    const entry_t *x = *(const entry_t *const *)a, *y = *(const entry_t *const *)b;
+    int r = strcmp(x->matter, y->matter);
+    if (r == 0) r = strcmp(x->region, y->region);
+    if (r == 0) r = x->line < y->line ? -1 : x->line > y->line;
+    return r;
+}
+
+static int duplicates_check(catalogue_t *c)
+{
+    if (c->n < 2) return 0;
+    const entry_t **idx = malloc(c->n * sizeof *idx);
+    if (idx == NULL) return oom(c);
+    for (size_t i = 0; i < c->n; i++) idx[i] = &c->entries[i];
+    qsort(idx, c->n, sizeof *idx, entry_key_cmp);
+    char v[80];
+    for (size_t i = 1; i < c->n; i++) {
+        const entry_t *first = idx[i - 1];
+        size_t j = i;
+        while (j < c->n && !strcmp(idx[j]->matter, first->matter) && !strcmp(idx[j]->region, first->region)) {
+            error_add(c, idx[j]->line, "region_code", "\"%s\" for %s is already on %s %d; one entry per matter type and region",
+                      clip(v, sizeof v, first->matter), first->region, c->json ? "entry" : "line", first->line);
+            j++;
+        }
+        i = j;
+    }
+    free(idx);
+    return 0;
+}
+
+static int start_file(catalogue_t *c, const char *name, const char *buf, size_t len, int json)
+{
+    c->err[0] = '\0';
+    if (c->file) {
+        snprintf(c->err, sizeof c->err, "a catalogue is one file; %s was read already", c->file);
+        return -1;
+    }
+    c->file = strdup(name);
+    if (c->file == NULL) return oom(c);
+    c->json = json;
+    pg_sha256_hex(buf, len, c->sha256);
+    return 0;
+}
+
+/* ---- CSV (RFC 4180) ----------------------------------------------------------------------- */
+
+typedef struct {
+    const char *p, *end;
+    int line;
+} csv_t;
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t off[F_N + 1], flen[F_N + 1];
+    int n;    /* fields seen (only F_N + 1 kept: enough to say "too many") */
+    int line; /* where the record starts */
+    const char *err;
+    int err_field;
+} csv_rec_t;
+
+static int rec_put(csv_rec_t *r, const char *s, size_t n)
+{
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 512;
+        while (cap < r->len + n + 1) cap *= 2;
+        char *b = realloc(r->buf, cap);
+        if (b == NULL) return -1;
+        r->buf = b;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->len, s, n);
+    r->len += n;
+    return 0;
+}
+
+static int rec_end_field(csv_rec_t *r, size_t start)
+{
+    if (rec_put(r, "", 1) != 0) return -1;
+    if (r->n <= F_N) {
+        r->off[r->n] = start;
+        r->flen[r->n] = r->len - 1 - start;
+    }
+    r->n++;
+    return 0;
+}
+
+static int csv_eol(const csv_t *c)
+{
+    return c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'));
+}
+
+static void csv_skip_line(csv_t *c)
+{
+    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
+    c->p = nl ? nl + 1 : c->end;
+    c->line++;
+}
+
+/* 1: a record in r (r->err set when malformed; reading resumes at the next line), 0: end,
+ * -1: out of memory. Blank lines are skipped. */
+static int csv_next(csv_t *c, csv_rec_t *r)
+{
+    while (csv_eol(c)) {
+        c->p += *c->p == '\r' ? 2 : 1;
+        c->line++;
+    }
+    if (c->p >= c->end) return 0;
+    const char *rec_start = c->p;
+    r->len = 0;
+    r->n = 0;
+    r->line = c->line;
+    r->err = NULL;
+    r->err_field = 0;
+    for (;;) {
+        size_t start = r->len;
+        if (c->p < c->end && *c->p == '"') {
+            int open_line = c->line;
+            c->p++;
+            for (;;) {
+                const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
+                if (q == NULL) {
+                    r->err = "unterminated quoted field (the quote is never closed)";
+                    r->err_field = r->n;
+                    c->p = rec_start;
+                    c->line = r->line;
+                    csv_skip_line(c);
+                    return 1;
+                }
+                for (const char *s = c->p; s < q; s++)
+                    if (*s == '\n') c->line++;
+                if (rec_put(r, c->p, (size_t)(q - c->p)) != 0) return -1;
+                c->p = q + 1;
+                if (c->p < c->end && *c->p == '"') {
+                    if (rec_put(r, "\"", 1) != 0) return -1;
+                    c->p++;
+                    continue;
+                }
+                break;
+            }
+            if (c->p < c->end && *c->p != ',' && !csv_eol(c)) {
+                r->err_field = r->n;
+                r->err = c->line == open_line
+                             ? "text after the closing quote (a quote inside a field is written \"\")"
+                             : "unterminated quoted field (its quote only closes on a later line)";
+                c->p = rec_start;
+                c->line = r->line;
+                csv_skip_line(c);
+                return 1;
+            }
+        } else {
+            const char *s = c->p;
+            while (s < c->end && *s != ',' && *s != '\n' && *s != '"' && !(*s == '\r' && s + 1 < c->end && s[1] == '\n'))
+                s++;
+            if (s < c->end && *s == '"') {
+                r->err = "quote inside an unquoted field (quote the whole field and double the quote)";
+                r->err_field = r->n;
+                c->p = s;
+                csv_skip_line(c);
+                return 1;
+            }
+            if (rec_put(r, c->p, (size_t)(s - c->p)) != 0) return -1;
+            c->p = s;
+        }
+        if (rec_end_field(r, start) != 0) return -1;
+        if (c->p < c->end && *c->p == ',') {
+            c->p++;
+            continue; /* a trailing comma reads one more, empty, field */
+        }
+        if (c->p < c->end) c->p += *c->p == '\r' ? 2 : 1;
+        c->line++;
+        return 1;
+    }
+}
+
+int catalogue_parse_csv(catalogue_t *c, const char *name, const char *buf, size_t len)
+{
+    if (start_file(c, name, buf, len, 0) != 0) return -1;
+    csv_t in = {buf, buf + len, 1};
+    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) in.p += 3; /* Excel's UTF-8 BOM */
+    csv_rec_t r = {0};
+    int rc = csv_next(&in, &r);
+    if (rc == 0) error_add(c, 1, "header", "the file is empty");
+    if (rc == 1) {
+        int ok = r.err == NULL && r.n == F_N;
+        for (int i = 0; ok && i < F_N; i++) ok = !strcmp(r.buf + r.off[i], field_names[i]);
+        if (!ok) {
+            error_add(c, r.line, "header", "expected \"%s\"; no row of this file was read", CATALOGUE_CSV_HEADER);
+            rc = 0;
+        }
+    }
+    while (rc == 1 && (rc = csv_next(&in, &r)) == 1) {
+        if (r.err) {
+            error_add(c, r.line, r.err_field < F_N ? field_names[r.err_field] : "row", "%s", r.err);
+            continue;
+        }
+        if (r.n != F_N) {
+            error_add(c, r.line, "row", "%d fields, expected %d (%s)", r.n, F_N, CATALOGUE_CSV_HEADER);
+            continue;
+        }
+        const char *f[F_N];
+        size_t fl[F_N];
+        for (int i = 0; i < F_N; i++) f[i] = r.buf + r.off[i], fl[i] = r.flen[i];
+        if (row_add(c, r.line, f, fl) != 0) rc = -1;
+    }
+    free(r.buf);
+    if (rc < 0) return c->err[0] ? -1 : oom(c);
+    if (duplicates_check(c) != 0) return -1;
+    c->nparse_errors = c->nerrors;
+    return 0;
+}
+
+/* ---- JSON --------------------------------------------------------------------------------- */
+
+int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size_t len)
+{
+    if (start_file(c, name, buf, len, 1) != 0) return -1;
+    json_error_t je;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        c->json = 0; /* the position is a line here */
+        error_add(c, je.line > 0 ? je.line : 1, "json", "%s (column %d)", je.text, je.column);
+        c->json = 1;
+        c->nparse_errors = c->nerrors;
+        return 0;
+    }
+    if (!json_is_array(root)) {
+        error_add(c, 0, "json", "must be an array of entries");
+        json_decref(root);
+        c->nparse_errors = c->nerrors;
+        return 0;
+    }
+    if (json_array_size(root) == 0) error_add(c, 0, "json", "the catalogue has no entries");
+    size_t i;
+    json_t *o;
+    int rc = 0;
+    json_array_foreach(root, i, o) {
+        int line = (int)i + 1, bad = 0;
+        if (!json_is_object(o)) {
+            error_add(c, line, "entry", "must be an object");
+            continue;
+        }
+        const char *key;
+        json_t *v;
+        json_object_foreach(o, key, v) {
+            int known = 0;
+            for (int k = 0; k < F_N; k++) known |= !strcmp(key, field_names[k]);
+            if (!known) error_add(c, line, key, "is not a field of an entry (%s)", CATALOGUE_CSV_HEADER), bad = 1;
+        }
+        const char *f[F_N];
+        size_t fl[F_N];
+        char *co_joined = NULL;
+        for (int k = 0; k < F_N; k++) {
+            json_t *x = json_object_get(o, field_names[k]);
+            f[k] = "";
+            fl[k] = 0;
+            if (x == NULL || json_is_null(x)) {
+                if (k <= F_LEAD && k != F_CO) error_add(c, line, field_names[k], "is required"), bad = 1;
+                continue;
+            }
+            if (k == F_CO) {
+                if (!json_is_array(x)) {
+                    error_add(c, line, "co_handlers", "must be an array of unit codes"), bad = 1;
+                    continue;
+                }
+                size_t total = 0, j;
+                json_t *it;
+                json_array_foreach(x, j, it) {
+                    if (!json_is_string(it) || strchr(json_string_value(it), ';') ||
+                        strlen(json_string_value(it)) != json_string_length(it)) {
+                        error_add(c, line, "co_handlers", "item %zu must be a unit code", j + 1), bad = 1;
+                        break;
+                    }
+                    total += json_string_length(it) + 1;
+                }
+                if (bad) continue;
+                co_joined = calloc(1, total + 1);
+                if (co_joined == NULL) {
+                    rc = oom(c);
+                    break;
+                }
+                json_array_foreach(x, j, it) {
+                    if (j) strcat(co_joined, ";");
+                    strcat(co_joined, json_string_value(it));
+                }
+                f[k] = co_joined;
+                fl[k] = strlen(co_joined);
+                continue;
+            }
+            if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x)) {
+                error_add(c, line, field_names[k], "must be a string"), bad = 1;
+                continue;
+            }
+            f[k] = json_string_value(x);
+            fl[k] = json_string_length(x);
+        }
+        if (rc == 0 && !bad && row_add(c, line, f, fl) != 0) rc = -1;
+        free(co_joined);
+        if (rc != 0) break;
+    }
+    json_decref(root);
+    if (rc != 0) return -1;
+    if (duplicates_check(c) != 0) return -1;
+    c->nparse_errors = c->nerrors;
+    return 0;
+}
+
+int catalogue_load_file(catalogue_t *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (f == NULL) goto unreadable;
+    for (;;) {
+        if (cap - len < 65536) {
+            cap = cap ? cap * 2 : 1 << 20;
+            char *b = realloc(buf, cap);
+            if (b == NULL) {
+                free(buf);
+                fclose(f);
+                return oom(c);
+            }
+            buf = b;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) break;
+    }
+    if (ferror(f)) goto unreadable;
+    fclose(f);
+    size_t pl = strlen(path);
+    int rc = pl > 5 && !strcmp(path + pl - 5, ".json") ? catalogue_parse_json(c, path, buf, len)
+                                                        : catalogue_parse_csv(c, path, buf, len);
+    free(buf);
+    return rc;
+unreadable: {
+    int e = errno;
+    if (c->file == NULL) c->file = strdup(path);
+    error_add(c, 0, "file", "cannot read: %s", strerror(e));
+    c->nparse_errors = c->nerrors;
+    free(buf);
+    if (f) fclose(f);
+    return -1;
+}
+}
+
+/* ---- import ------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf_t;
+
+static void sb_put(sbuf_t *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* One element of a PostgreSQL array literal: NULL as the bare word, anything else
+ * double-quoted with " and \ escaped. The literal travels as one parameter: nothing is ever
+ * spliced into SQL. */
+static void arr_add(sbuf_t *b, const char *v)
+{
+    sb_put(b, b->len > 1 ? "," : "", b->len > 1);
+    if (v == NULL) {
+        sb_put(b, "NULL", 4);
+        return;
+    }
+    sb_put(b, "\"", 1);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\') sb_put(b, "\\", 1);
+        sb_put(b, p, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void arr_start(sbuf_t *b)
+{
+    b->len = 0;
+    b->oom = 0;
+    sb_put(b, "{", 1);
+}
+
+static void arr_end(sbuf_t *b) { sb_put(b, "}", 1); }
+
+static void db_error(catalogue_t *c, pg_t *pg, const char *what)
+{
+    snprintf(c->err, sizeof c->err, "%s: %.440s", what, pg->err);
+    for (char *p = c->err; *p; p++)
+        if (*p == '\n') *p = ' ';
+}
+
+/* What the database knows of a unit the file names. */
+typedef struct {
+    const char *code; /* borrowed from the result */
+    long long id;
+    const char *region;
+    int tier;
+    int active;
+} unit_row_t;
+
+typedef struct {
+    const char *code;
+    int tier;
+} region_row_t;
+
+static int unit_row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const unit_row_t *)a)->code, ((const unit_row_t *)b)->code);
+}
+
+static int region_row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const region_row_t *)a)->code, ((const region_row_t *)b)->code);
+}
+
+static const unit_row_t *unit_find(const unit_row_t *v, size_t n, const char *code)
+{
+    unit_row_t key = {.code = code};
+    return bsearch(&key, v, n, sizeof *v, unit_row_cmp);
+}
+
+static const region_row_t *region_find(const region_row_t *v, size_t n, const char *code)
+{
+    region_row_t key = {.code = code};
+    return bsearch(&key, v, n, sizeof *v, region_row_cmp);
+}
+
+/* A unit named in field `field` of e must exist, be active and serve e's whole region. */
+static const unit_row_t *unit_check(catalogue_t *c, const entry_t *e, const char *field, const char *code,
+                                    const unit_row_t *units, size_t nunits)
+{
+    const unit_row_t *u = unit_find(units, nunits, code);
+    if (u == NULL) {
+        error_add(c, e->line, field, "%s is not a unit in the database (import the territory first)", code);
+        return NULL;
+    }
+    if (!u->active) {
+        error_add(c, e->line, field, "%s is deactivated and receives no new cases", code);
+        return NULL;
+    }
+    if (!region_covers(u->region, e->region)) {
+        error_add(c, e->line, field, "%s belongs to region %s, which does not contain the entry's region %s", code,
+                  u->region, e->region);
+        return NULL;
+    }
+    return u;
+}
+
+/* Checks every entry against regions and units; fills lead[i] / co ids (as an array literal)
+ * for the insert. 0 when the queries ran (errors, if any, are on c); -1 on a database failure. */
+static int db_check(catalogue_t *c, pg_t *pg, long long *lead, char **co_lit)
+{
+    sbuf_t rl = {0}, ul = {0};
+    arr_start(&rl);
+    arr_start(&ul);
+    for (size_t i = 0; i < c->n; i++) {
+        const entry_t *e = &c->entries[i];
+        arr_add(&rl, e->region);
+        arr_add(&ul, e->lead);
+        for (size_t k = 0; k < e->nco; k++) arr_add(&ul, e->co[k]);
+    }
+    arr_end(&rl);
+    arr_end(&ul);
+    PGresult *rr = NULL, *ur = NULL;
+    region_row_t *regions = NULL;
+    unit_row_t *units = NULL;
+    int rc = -1;
+    if (rl.oom || ul.oom) {
+        oom(c);
+        goto out;
+    }
+    const char *p1[] = {rl.s};
+    if (pg_query(pg, "SELECT code, tier FROM regions WHERE code = ANY($1::text[])", 1, p1, &rr) != 0) {
+        db_error(c, pg, "looking up regions");
+        goto out;
+    }
+    const char *p2[] = {ul.s};
+    if (pg_query(pg,
+                 "SELECT u.code, u.id, u.region_code, r.tier, u.active FROM units u "
+                 "JOIN regions r ON r.code = u.region_code WHERE u.code = ANY($1::text[])",
+                 1, p2, &ur) != 0) {
+        db_error(c, pg, "looking up units");
+        goto out;
+    }
+    size_t nr = (size_t)PQntuples(rr), nu = (size_t)PQntuples(ur);
+    regions = calloc(nr ? nr : 1, sizeof *regions);
+    units = calloc(nu ? nu : 1, sizeof *units);
+    if (regions == NULL || units == NULL) {
+        oom(c);
+        goto out;
+    }
+    for (size_t i = 0; i < nr; i++)
+        regions[i] = (region_row_t){PQgetvalue(rr, (int)i, 0), atoi(PQgetvalue(rr, (int)i, 1))};
+    for (size_t i = 0; i < nu; i++)
+        units[i] = (unit_row_t){PQgetvalue(ur, (int)i, 0), strtoll(PQgetvalue(ur, (int)i, 1), NULL, 10),
+                                PQgetvalue(ur, (int)i, 2), atoi(PQgetvalue(ur, (int)i, 3)),
+                                PQgetvalue(ur, (int)i, 4)[0] == 't'};
+    qsort(regions, nr, sizeof *regions, region_row_cmp);
+    qsort(units, nu, sizeof *units, unit_row_cmp);
+    for (size_t i = 0; i < c->n; i++) {
+        const entry_t *e = &c->entries[i];
+        if (region_find(regions, nr, e->region) == NULL)
+            error_add(c, e->line, "region_code", "%s is not a region in the database (import the territory first)",
+                      e->region);
+        const unit_row_t *l = unit_check(c, e, "lead_unit", e->lead, units, nu);
+        if (l && l->tier != e->tier)
+            error_add(c, e->line, "tier", "%s, but the lead unit %s is a %s unit (region %s)", tier_names[e->tier],
+                      e->lead, tier_names[l->tier], l->region);
+        lead[i] = l ? l->id : 0;
+        sbuf_t cl = {0};
+        arr_start(&cl);
+        for (size_t k = 0; k < e->nco; k++) {
+            const unit_row_t *u = unit_check(c, e, "co_handlers", e->co[k], units, nu);
+            char id[24];
+            snprintf(id, sizeof id, "%lld", u ? u->id : 0LL);
+            sb_put(&cl, k ? "," : "", k ? 1 : 0);
+            sb_put(&cl, id, strlen(id));
+        }
+        arr_end(&cl);
+        if (cl.oom) {
+            free(cl.s);
+            oom(c);
+            goto out;
+        }
+        co_lit[i] = cl.s;
+    }
+    rc = 0;
+out:
+    free(regions);
+    free(units);
+    PQclear(rr);
+    PQclear(ur);
+    free(rl.s);
+    free(ul.s);
+    return rc;
+}
+
+#define ENTRIES_INSERT_SQL                                                                     \
+    "INSERT INTO catalogue_entries (version, matter_type, region_code, tier, lead_unit_id,"    \
+    " co_unit_ids, dispatch, basis, line)"                                                     \
+    " SELECT $1::int, x.m, x.r, x.t, x.l, x.c::bigint[], x.d, x.b, x.ln"                       \
+    "   FROM unnest($2::text[], $3::text[], $4::smallint[], $5::bigint[], $6::text[],"         \
+    "               $7::text[], $8::text[], $9::int[]) AS x(m, r, t, l, c, d, b, ln)"
+
+/* The new version and its entries, inside the open transaction. */
+static int db_write(catalogue_t *c, pg_t *pg, const char *note, const long long *lead, char *const *co_lit,
+                    catalogue_import_result_t *res)
+{
+    PGresult *r = NULL;
+    char entries[24];
+    snprintf(entries, sizeof entries, "%zu", c->n);
+    const char *pv[] = {c->file, c->sha256, entries, note};
+    if (pg_query(pg,
+                 "INSERT INTO catalogue_versions (version, source, sha256, entries, note) "
+                 "SELECT coalesce(max(version), 0) + 1, $1, $2, $3::int, $4 FROM catalogue_versions "
+                 "RETURNING version",
+                 4, pv, &r) != 0) {
+        if (!strncmp(pg->sqlstate, "23", 2)) error_add(c, 0, "file", "the database refused the version: %.300s", pg->err);
+        else db_error(c, pg, "adding the version");
+        return -1;
+    }
+    res->version = atoi(PQgetvalue(r, 0, 0));
+    res->entries = (long)c->n;
+    PQclear(r);
+    sbuf_t a[8] = {{0}};
+    for (int k = 0; k < 8; k++) arr_start(&a[k]);
+    for (size_t i = 0; i < c->n; i++) {
+        const entry_t *e = &c->entries[i];
+        char t[4], l[24], ln[16];
+        snprintf(t, sizeof t, "%d", e->tier);
+        snprintf(l, sizeof l, "%lld", lead[i]);
+        snprintf(ln, sizeof ln, "%d", e->line);
+        arr_add(&a[0], e->matter);
+        arr_add(&a[1], e->region);
+        arr_add(&a[2], t);
+        arr_add(&a[3], l);
+        arr_add(&a[4], co_lit[i]);
+        arr_add(&a[5], e->centre ? "centre" : "auto");
+        arr_add(&a[6], e->basis);
+        arr_add(&a[7], ln);
+    }
+    int failed = 0, rc = 0;
+    for (int k = 0; k < 8; k++) {
+        arr_end(&a[k]);
+        failed |= a[k].oom;
+    }
+    if (failed) {
+        rc = oom(c);
+    } else if (c->n > 0) {
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", res->version);
+        const char *p[] = {ver, a[0].s, a[1].s, a[2].s, a[3].s, a[4].s, a[5].s, a[6].s, a[7].s};
+        if (pg_query(pg, ENTRIES_INSERT_SQL, 9, p, NULL) != 0) {
+            if (!strncmp(pg->sqlstate, "23", 2))
+                error_add(c, 0, "entries", "the database refused the data: %.300s", pg->err);
+            else db_error(c, pg, "writing the entries");
+            rc = -1;
+        }
+    }
+    for (int k = 0; k < 8; k++) free(a[k].s);
+    if (rc != 0) return -1;
+    json_t *detail = json_pack("{s:s,s:s,s:I,s:i}", "file", c->file, "sha256", c->sha256, "entries",
+                               (json_int_t)c->n, "version", res->version);
+    char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+    if (text == NULL) return oom(c);
+    char object[40];
+    snprintf(object, sizeof object, "catalogue:%d", res->version);
+    const char *pa[] = {object, text};
+    rc = pg_query(pg, "INSERT INTO audit_log (action, object, detail) VALUES ('catalogue.import', $1, $2::jsonb)", 2,
+                  pa, NULL);
+    free(text);
+    if (rc != 0) db_error(c, pg, "writing the audit log");
+    return rc;
+}
+
+int catalogue_import(catalogue_t *c, pg_t *pg, const char *note, catalogue_import_result_t *out)
+{
+    catalogue_import_result_t res = {0};
+    if (out) *out = res;
+    c->err[0] = '\0';
+    c->nerrors = c->nparse_errors; /* the database checks are redone on each call */
+    if (c->file == NULL) {
+        snprintf(c->err, sizeof c->err, "no catalogue was read");
+        return -1;
+    }
+    if (c->nerrors) return -1;
+    if (c->n == 0) {
+        error_add(c, 0, "file", "the catalogue has no entries");
+        c->nparse_errors = c->nerrors;
+        return -1;
+    }
+    long long *lead = calloc(c->n, sizeof *lead);
+    char **co_lit = calloc(c->n, sizeof *co_lit);
+    int rc = -1;
+    if (lead == NULL || co_lit == NULL) {
+        oom(c);
+        goto out;
+    }
+    if (pg_begin(pg) != 0) {
+        db_error(c, pg, "begin");
+        goto out;
+    }
+    /* Two imports at once would both take "the highest version + 1". */
+    if (pg_query(pg, "SELECT pg_advisory_xact_lock(hashtext('jiesu.catalogue.import'))", 0, NULL, NULL) != 0) {
+        db_error(c, pg, "locking");
+        goto fail;
+    }
+    if (db_check(c, pg, lead, co_lit) != 0 || c->nerrors) goto fail;
+    PGresult *r = NULL;
+    if (pg_query(pg, "SELECT version, sha256, entries FROM catalogue_versions ORDER BY version DESC LIMIT 1", 0, NULL,
+                 &r) != 0) {
+        db_error(c, pg, "reading the version in force");
+        goto fail;
+    }
+    if (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 1), c->sha256)) {
+        res.version = atoi(PQgetvalue(r, 0, 0));
+        res.entries = atol(PQgetvalue(r, 0, 2));
+        res.unchanged = 1;
+        PQclear(r);
+        pg_rollback(pg);
+        rc = 0;
+        goto out;
+    }
+    PQclear(r);
+    if (db_write(c, pg, note, lead, co_lit, &res) != 0) goto fail;
+    if (pg_commit(pg) != 0) {
+        db_error(c, pg, "commit");
+        goto out;
+    }
+    rc = 0;
+    goto out;
+fail:
+    pg_rollback(pg);
+out:
+    if (co_lit)
+        for (size_t i = 0; i < c->n; i++) free(co_lit[i]);
+    free(co_lit);
+    free(lead);
+    if (rc == 0 && out) *out = res;
+    return rc;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+/* The walk up the parent chain (at most 8 levels, as region_effective_profile), the version in
+ * force, and the nearest entry of that version for the matter type. The co-handlers keep the
+ * file's order; deactivated ones are counted apart. */
+#define ROUTE_SQL                                                                              \
+    "WITH RECURSIVE up(code, parent_code, depth) AS ("                                         \
+    "   SELECT code, parent_code, 0 FROM regions WHERE code = $2"                              \
+    "   UNION ALL SELECT r.code, r.parent_code, up.depth + 1 FROM regions r"                   \
+    "     JOIN up ON r.code = up.parent_code WHERE up.depth < 8),"                             \
+    " v AS (SELECT max(version) AS version FROM catalogue_versions),"                          \
+    " m AS (SELECT e.* FROM up JOIN catalogue_entries e ON e.region_code = up.code, v"         \
+    "        WHERE e.version = v.version AND e.matter_type = $1 ORDER BY up.depth LIMIT 1)"    \
+    " SELECT v.version, m.region_code, m.tier, m.lead_unit_id, u.active, m.dispatch,"          \
+    "        coalesce(m.basis, ''),"                                                           \
+    "        array_to_string(ARRAY(SELECT x.id FROM unnest(m.co_unit_ids) WITH ORDINALITY"     \
+    "          AS x(id, n) JOIN units cu ON cu.id = x.id AND cu.active ORDER BY x.n), ','),"   \
+    "        (SELECT count(*) FROM units cu WHERE cu.id = ANY (m.co_unit_ids) AND NOT cu.active)" \
+    "   FROM v LEFT JOIN m ON true LEFT JOIN units u ON u.id = m.lead_unit_id"
+
+const char *catalogue_route_sql(void) { return ROUTE_SQL; }
+
+void catalogue_route_result(const PGresult *r, catalogue_match_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (PQntuples(r) != 1) return;
+    out->version = atoi(PQgetvalue(r, 0, 0));
+    if (PQgetisnull(r, 0, 1)) return;
+    out->found = 1;
+    snprintf(out->region_code, sizeof out->region_code, "%s", PQgetvalue(r, 0, 1));
+    out->tier = atoi(PQgetvalue(r, 0, 2));
+    out->lead_unit_id = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    out->lead_active = PQgetvalue(r, 0, 4)[0] == 't';
+    out->centre_decides = !strcmp(PQgetvalue(r, 0, 5), "centre");
+    snprintf(out->basis, sizeof out->basis, "%s", PQgetvalue(r, 0, 6));
+    const char *s = PQgetvalue(r, 0, 7);
+    while (*s && out->nco < CATALOGUE_MAX_CO) {
+        char *end;
+        long long id = strtoll(s, &end, 10);
+        if (end == s) break;
+        out->co_unit_ids[out->nco++] = id;
+        s = *end == ',' ? end + 1 : end;
+    }
+    out->nco_inactive = (size_t)strtoul(PQgetvalue(r, 0, 8), NULL, 10);
+}
+
+int catalogue_route(pg_t *pg, const char *matter_type, const char *region_code, catalogue_match_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *p[] = {matter_type, region_code};
+    PGresult *r = NULL;
+    if (pg_query(pg, ROUTE_SQL, 2, p, &r) != 0) return -1;
+    catalogue_route_result(r, out);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+static void cli_usage(FILE *f)
+{
+    fprintf(f, "usage: jiesuctl catalogue import FILE [--note TEXT] [--pg-dsn DSN]\n"
+               "       jiesuctl catalogue check FILE\n"
+               "       jiesuctl catalogue route --matter-type TEXT --region CODE [--pg-dsn DSN]\n"
+               "  FILE: CSV with the header " CATALOGUE_CSV_HEADER "\n"
+               "        (co_handlers: unit codes separated by ';'), or a JSON array of such entries\n"
+               "  exit codes: 0 done, 1 runtime failure, 2 usage or input errors (nothing written)\n");
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static pg_t *cli_connect(const char *dsn, const char *verb, FILE *err)
+{
+    if (dsn == NULL) dsn = getenv("JIESU_PG_DSN");
+    if (dsn == NULL || !*dsn) dsn = DEFAULT_DSN;
+    pg_t *pg = pg_new(dsn, "jiesuctl-catalogue");
+    if (pg == NULL || pg_ensure(pg) != 0) {
+        char why[512] = "out of memory";
+        if (pg) {
+            snprintf(why, sizeof why, "%s", pg->err);
+            for (char *p = why; *p; p++)
+                if (*p == '\n' || *p == '\t') *p = ' ';
+            for (size_t l = strlen(why); l && why[l - 1] == ' ';) why[--l] = '\0';
+        }
+        fprintf(err, "jiesuctl catalogue %s: cannot connect to PostgreSQL: %s\n", verb, why);
+        pg_free(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+/* How many distinct matter types and regions the entries name. */
+static void cli_counts(const catalogue_t *c, size_t *matters, size_t *regions)
+{
+    *matters = *regions = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        int seen_m = 0, seen_r = 0;
+        for (size_t j = 0; j < i && !(seen_m && seen_r); j++) {
+            seen_m |= !strcmp(c->entries[j].matter, c->entries[i].matter);
+            seen_r |= !strcmp(c->entries[j].region, c->entries[i].region);
+        }
+        *matters += !seen_m;
+        *regions += !seen_r;
+    }
+}
+
+static int cli_route(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *matter = NULL, *region = NULL, *dsn = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--matter-type") ? &matter
+                            : !strcmp(argv[i], "--region") ? &region
+                            : !strcmp(argv[i], "--pg-dsn") ? &dsn
+                                                           : NULL;
+        if (slot == NULL || i + 1 >= argc) {
+            fprintf(err, "jiesuctl catalogue route: %s '%s'\n", slot ? "missing value for" : "unexpected argument", argv[i]);
+            cli_usage(err);
+            return 2;
+        }
+        *slot = argv[++i];
+    }
+    if (matter == NULL || region == NULL) {
+        fprintf(err, "jiesuctl catalogue route: --matter-type and --region are required\n");
+        return 2;
+    }
+    pg_t *pg = cli_connect(dsn, "route", err);
+    if (pg == NULL) return 1;
+    catalogue_match_t m;
+    int rc = 0;
+    if (catalogue_route(pg, matter, region, &m) != 0) {
+        fprintf(err, "jiesuctl catalogue route: %s\n", pg->err);
+        rc = 1;
+    } else if (!m.found) {
+        fprintf(out, "version %d: no entry for \"%s\" at %s or above: the case waits in its centre's queue\n",
+                m.version, matter, region);
+    } else {
+        char ids[512] = "";
+        size_t o = 0;
+        snprintf(ids, sizeof ids, "{%lld", m.lead_unit_id);
+        o = strlen(ids);
+        for (size_t k = 0; k < m.nco && o + 24 < sizeof ids; k++) o += (size_t)snprintf(ids + o, sizeof ids - o, ",%lld", m.co_unit_ids[k]);
+        snprintf(ids + o, sizeof ids - o, "}");
+        const char *p[] = {ids};
+        PGresult *r = NULL;
+        if (pg_query(pg, "SELECT code FROM units u JOIN unnest($1::bigint[]) WITH ORDINALITY AS x(id, n) "
+                         "ON u.id = x.id ORDER BY x.n", 1, p, &r) != 0) {
+            fprintf(err, "jiesuctl catalogue route: %s\n", pg->err);
+            rc = 1;
+        } else {
+            fprintf(out, "version %d: \"%s\" at %s → entry of %s, %s tier: lead %s%s", m.version, matter, region,
+                    m.region_code, tier_names[m.tier], PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "?",
+                    m.lead_active ? "" : " (deactivated)");
+            for (int i = 1; i < PQntuples(r); i++) fprintf(out, "%s%s", i == 1 ? ", co-handlers " : ", ", PQgetvalue(r, i, 0));
+            fprintf(out, "; dispatch %s%s%s\n", m.centre_decides ? "by the centre" : "automatic",
+                    m.basis[0] ? "; basis: " : "", m.basis);
+        }
+        PQclear(r);
+    }
+    pg_free(pg);
+    return rc;
+}
+
+int catalogue_cli(int argc, char **argv, FILE *out, FILE *err)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        cli_usage(argc < 2 ? err : out);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "route")) return cli_route(argc, argv, out, err);
+    int import = !strcmp(verb, "import");
+    if (!import && strcmp(verb, "check")) {
+        fprintf(err, "jiesuctl catalogue: unknown verb '%s'\n", verb);
+        cli_usage(err);
+        return 2;
+    }
+    const char *file = NULL, *note = NULL, *dsn = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **slot = import && !strcmp(argv[i], "--note")     ? &note
+                            : import && !strcmp(argv[i], "--pg-dsn") ? &dsn
+                                                                     : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(err, "jiesuctl catalogue %s: missing value for '%s'\n", verb, argv[i]);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (file == NULL && argv[i][0] != '-') {
+            file = argv[i];
+        } else {
+            fprintf(err, "jiesuctl catalogue %s: unexpected argument '%s'\n", verb, argv[i]);
+            cli_usage(err);
+            return 2;
+        }
+    }
+    if (file == NULL) {
+        fprintf(err, "jiesuctl catalogue %s: FILE is required\n", verb);
+        cli_usage(err);
+        return 2;
+    }
+    if (note && (!*note || strlen(note) > 1500)) {
+        fprintf(err, "jiesuctl catalogue import: --note must be 1 to 500 characters\n");
+        return 2;
+    }
+    catalogue_t *c = catalogue_new();
+    if (c == NULL) {
+        fprintf(err, "jiesuctl catalogue: out of memory\n");
+        return 1;
+    }
+    int rc = 0;
+    if (catalogue_load_file(c, file) != 0 && c->err[0]) {
+        fprintf(err, "jiesuctl catalogue %s: %s\n", verb, c->err);
+        rc = 1;
+    } else if (c->nerrors) {
+        catalogue_errors_write(c, err);
+        fprintf(err, "jiesuctl catalogue %s: %zu errors%s\n", verb, c->nerrors, import ? "; nothing was written" : "");
+        rc = 2;
+    } else if (!import) {
+        size_t nm, nr;
+        cli_counts(c, &nm, &nr);
+        fprintf(out, "ok: %zu entries (%zu matter types, %zu regions), no errors\n", c->n, nm, nr);
+    } else {
+        pg_t *pg = cli_connect(dsn, "import", err);
+        catalogue_import_result_t res;
+        double t0 = now_s();
+        if (pg == NULL) {
+            rc = 1;
+        } else if (catalogue_import(c, pg, note, &res) == 0) {
+            if (res.unchanged)
+                fprintf(out, "unchanged: the file equals version %d in force (%ld entries); nothing was written\n",
+                        res.version, res.entries);
+            else
+                fprintf(out, "imported version %d in %.2f s: %ld entries; it is in force from now\n", res.version,
+                        now_s() - t0, res.entries);
+        } else if (c->nerrors) {
+            catalogue_errors_write(c, err);
+            fprintf(err, "jiesuctl catalogue import: %zu errors; nothing was written\n", c->nerrors);
+            rc = 2;
+        } else {
+            fprintf(err, "jiesuctl catalogue import: %s; nothing was written\n", c->err);
+            rc = 1;
+        }
+        pg_free(pg);
+    }
+    catalogue_free(c);
+    return rc;
+}
