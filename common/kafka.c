@@ -241,6 +241,7 @@ struct kcons {
     rd_kafka_queue_t *q;
     kbridge_t bridge;
     struct event *retry_ev;
+    struct event *more_ev; /* zero-delay timer: "there is more to read" */
     struct event_base *base;
     char *name;
     pg_t *pg;
@@ -483,7 +484,16 @@ static void kcons_wake(evutil_socket_t fd, short what, void *arg)
         }
         rd_kafka_message_destroy(m);
     }
-    event_active(c->bridge.ev, EV_READ, 0); /* more may be waiting */
+    /* More may be waiting. Not event_active on our own event from inside its callback:
+     * libevent would run it again before polling, and HTTP would starve. A zero-delay timer
+     * comes back after the next poll. */
+    static const struct timeval now = {0, 0};
+    evtimer_add(c->more_ev, &now);
+}
+
+static void kcons_more(evutil_socket_t fd, short what, void *arg)
+{
+    kcons_wake(fd, what, arg);
 }
 
 kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *name,
@@ -536,7 +546,8 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
     c->q = rd_kafka_queue_get_consumer(c->rk);
     rd_kafka_set_log_queue(c->rk, c->q);
     c->retry_ev = evtimer_new(base, kcons_resume, c);
-    if (c->retry_ev == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
+    c->more_ev = evtimer_new(base, kcons_more, c);
+    if (c->retry_ev == NULL || c->more_ev == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
         snprintf(err, errlen, "kafka consumer %s: cannot bridge into the loop", name);
         kcons_free(c);
         return NULL;
@@ -588,6 +599,7 @@ void kcons_free(kcons_t *c)
     }
     kbridge_close(&c->bridge, c->q);
     if (c->retry_ev) event_free(c->retry_ev);
+    if (c->more_ev) event_free(c->more_ev);
     if (c->q) rd_kafka_queue_destroy(c->q);
     if (c->rk) rd_kafka_destroy(c->rk);
     free(c->name);
