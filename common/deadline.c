@@ -390,7 +390,7 @@ int deadline_warn_for(const calendar_t *cal, const char *region, const policy_t 
                 }
                 if (got == k)
                     warn_day = d;
-                else if (got == k - 1)
+                else if (got == k - 1 && due_day > start) /* the due day is the k-th */
                     warn_day = start;
                 else
                     warn_day = INT32_MIN;

@@ -189,6 +189,14 @@ JS_MUST_CHECK int timers_sched_reap(timers_sched_t *s, int64_t now_ms, size_t *n
 /* Is the schedule whole (marker present)? 1 yes, 0 no, -1 Redis failed. */
 int timers_sched_whole(timers_sched_t *s);
 
+/* How long ago the schedule was last made whole: 1 with *age_s (0 while a rebuild runs), 0
+ * when the marker is missing, -1 when Redis fails. */
+int timers_sched_marker_age(timers_sched_t *s, long long *age_s);
+
+/* Keeps only the members of m[0..*n) that are in neither the schedule nor the in-flight set
+ * (what the schedule lost), compacting m and updating *n. -1 when Redis fails (m unchanged). */
+JS_MUST_CHECK int timers_sched_missing(timers_sched_t *s, timers_member_t *m, size_t *n);
+
 /* Counts of the schedule and in-flight sets. */
 JS_MUST_CHECK int timers_sched_sizes(timers_sched_t *s, long long *scheduled, long long *inflight);
 
