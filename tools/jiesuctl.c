@@ -16,6 +16,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "pg.h"
+#include "readmodel_pg.h"
 #include "territory.h"
 
 #define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
@@ -34,6 +35,8 @@ static void usage(FILE *out)
             "                                         print the resolve-by instant (+08:00)\n"
             "  catalogue import|check FILE | route --matter-type T --region CODE\n"
             "                                         the responsibility catalogue (派单目录)\n"
+            "  reporting rebuild [--from case_events|kafka] [--brokers HOST:PORT] | reporting status\n"
+            "                                         rebuild the read models, or show their state\n"
             "  territory import|check --regions FILE [--units FILE]\n"
             "                                         load or validate regions and units\n"
             "roles: enterprise agent centre unit supervisor leader discipline operator\n");
@@ -182,6 +185,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "catalogue")) {
         setenv("JIESU_PG_DSN", dsn, 1);
         return catalogue_cli(argc - i, argv + i, stdout, stderr);
+    }
+    if (!strcmp(cmd, "reporting")) {
+        setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */
+        return reporting_cli(argc - i, argv + i, stdout, stderr);
     }
     if (!strcmp(cmd, "territory")) {
         setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */

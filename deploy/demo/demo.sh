@@ -95,7 +95,16 @@ say "8. Revisit: the enterprise is asked whether its problem was solved (回访�
 INTAKE_URL=http://127.0.0.1:8081 REVISIT_URL=http://127.0.0.1:8084 JIESUCTL="$BIN/jiesuctl" \
   python3 deploy/demo/revisit_demo.py || echo "(revisit demo failed)"
 
-say "9. Deadlines in working days, with China's make-up working days (jiesuctl due)"
+say "9. Reporting: a simulated month, the bulletin, the rankings, the ledger"
+REP_LEADER=$("$BIN/jiesuctl" principal add --role leader --name 南宁市领导（演示） --region 450100)
+REP_TOKEN=$("$BIN/jiesuctl" token issue --principal "$REP_LEADER" --ttl-days 1)
+REP_MONTH=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
+mkdir -p "$STACK/reports"
+python3 deploy/demo/reporting_demo.py all --month "$REP_MONTH" --url http://127.0.0.1:8085 \
+  --token "$REP_TOKEN" --out "$STACK/reports" --json "$STACK/reports/simulated-$REP_MONTH.json" ||
+  echo "(reporting demo failed)"
+
+say "10. Deadlines in working days, with China's make-up working days (jiesuctl due)"
 due() { printf '  %-60s → ' "$*"; "$BIN/jiesuctl" due "$@" 2>&1; }
 due --profile shantou --kind complaint --from 2026-09-30T10:00:00+08:00
 due --profile zaoyang --kind help --from 2026-02-12T16:30:00+08:00
@@ -104,7 +113,7 @@ due --profile zaoyang --kind complaint --complexity complex --from 2026-04-30T09
 due --profile guangxi --kind complaint --from 2026-09-30T20:00:00-05:00
 due --profile shantou --kind complaint --from 2027-03-01T09:00:00+08:00
 
-say "10. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
+say "11. Clean shutdown (SIGTERM: drain, close consumers, flush producers)"
 for d in "${ORDER[@]}"; do kill -TERM "${PID[$d]}"; done
 for d in "${ORDER[@]}"; do
   wait "${PID[$d]}"; st=$?
