@@ -207,6 +207,8 @@ for i in mine:
 def rec(key, body, token=None):
     tid = C[key]["task"]
     s, t = call("GET", f"/v1/revisits/{tid}", TOK["sup"])
+    if s != 200 or "task_version" not in t:
+        raise SystemExit(f"revisit demo: reading task {tid} gave HTTP {s}: {t}")
     b = dict(body, version=t["task_version"])
     b.setdefault("channel", "phone")
     return call("POST", f"/v1/revisits/{tid}/calls", token or TOK["sup"], b)

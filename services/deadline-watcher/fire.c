@@ -98,7 +98,7 @@ static bool still_in_tx(pg_t *pg)
 static int fire_batch(watcher_t *w, timers_member_t *ms, size_t n, bool from_redis)
 {
     pg_t *pg = w->pg_fire;
-    qsort(ms, n, sizeof *ms, member_cmp);
+    if (n > 1) qsort(ms, n, sizeof *ms, member_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (k == 0 || ms[i].id != ms[k - 1].id) ms[k++] = ms[i];
@@ -263,7 +263,7 @@ static int fire_batch(watcher_t *w, timers_member_t *ms, size_t n, bool from_red
         if (idx[a] < 0) continue;
         size_t ng = 0;
         for (int r = 0; r < PQntuples(res[idx[a]]) && ng < n; r++) got[ng++] = strtoll(PQgetvalue(res[idx[a]], r, 0), NULL, 10);
-        qsort(got, ng, sizeof *got, ll_cmp);
+        if (ng > 1) qsort(got, ng, sizeof *got, ll_cmp);
         for (size_t i = 0; i < n; i++)
             if (items[i].action == acts[a] && bsearch(&items[i].m.id, got, ng, sizeof *got, ll_cmp) == NULL)
                 items[i].action = TIMERS_DROP;

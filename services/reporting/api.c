@@ -146,7 +146,7 @@ int rep_rank(rep_t *s, const rep_query_t *q, rep_ranked_t **out, size_t *n)
         k++;
     }
     free(rows);
-    qsort(v, k, sizeof *v, ranked_cmp);
+    if (k > 1) qsort(v, k, sizeof *v, ranked_cmp);
     *out = v;
     *n = k;
     return 0;

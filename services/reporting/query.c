@@ -649,7 +649,7 @@ int rep_query_run(rep_t *s, const rep_query_t *q, rep_row_t **rows, size_t *n)
         rs.n = 1;
         rs.v[0].g.has_unit_measures = !q->kind[0];
     }
-    qsort(rs.v, rs.n, sizeof *rs.v, row_cmp);
+    if (rs.n > 1) qsort(rs.v, rs.n, sizeof *rs.v, row_cmp); /* rs.v may be NULL when empty */
     if (fill_names(s, &rs, q->group) != 0) goto out;
     rc = 0;
 out:

@@ -129,7 +129,7 @@ json_t *rep_recurring_groups(rep_t *s, const rep_query_t *q, int limit, int *err
             free(gs[j].members);
         }
     }
-    qsort(gs, k, sizeof *gs, group_cmp);
+    if (k > 1) qsort(gs, k, sizeof *gs, group_cmp);
     json_t *out = json_array();
     for (size_t j = 0; j < k; j++) {
         if ((int)j < limit) {

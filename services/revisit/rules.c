@@ -301,7 +301,7 @@ int rvs_sample_choose(const char *seed, const char *const *ids, size_t n, int pe
         r[i].id = ids[i];
         r[i].idx = i;
     }
-    qsort(r, n, sizeof *r, ranked_cmp);
+    if (n > 1) qsort(r, n, sizeof *r, ranked_cmp);
     for (size_t i = 0; i < k; i++) chosen[r[i].idx] = true;
     free(r);
     return (int)k;
