@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "calsync.h"
 #include "casefsm.h"
 #include "catalogue.h"
 #include "deadline.h"
@@ -33,6 +34,8 @@ static void usage(FILE *out)
             "  token revoke --principal ID            revoke every token of a principal\n"
             "  due --profile NAME --kind KIND [--complexity C] --from RFC3339\n"
             "                                         print the resolve-by instant (+08:00)\n"
+            "  calendar import FILE... | export DIR [--year Y] | list\n"
+            "                                         the working-day calendar in the database (audited)\n"
             "  catalogue import|check FILE | route --matter-type T --region CODE\n"
             "                                         the responsibility catalogue (派单目录)\n"
             "  reporting rebuild [--from case_events|kafka] [--brokers HOST:PORT] | reporting status\n"
@@ -182,6 +185,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "due")) return deadline_cli_due(argc - i, argv + i, stdout, stderr);
+    if (!strcmp(cmd, "calendar")) {
+        setenv("JIESU_PG_DSN", dsn, 1);
+        return calsync_cli(argc - i, argv + i, stdout, stderr);
+    }
     if (!strcmp(cmd, "catalogue")) {
         setenv("JIESU_PG_DSN", dsn, 1);
         return catalogue_cli(argc - i, argv + i, stdout, stderr);

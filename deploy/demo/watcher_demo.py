@@ -169,7 +169,7 @@ if s == 200:
     if nid:
         s, page = call("GET", f"/v1/supervision/{nid}/notice", tok["unit"])
         if s == 200:
-            text = [html.unescape(re.sub(r"<[^>]+>", "", line)).strip() for line in
+            text = [html.unescape(re.sub(r"<[^>]+>", "", line.replace("<br>", "  "))).strip() for line in
                     re.findall(r"<(?:h1|div class=\"no\"|p[^>]*)>(.*?)</(?:h1|div|p)>", page, re.S)]
             print(f"     GET /v1/supervision/{nid}/notice — the printable 督办单, as the unit sees it:")
             for line in text[:8]:
