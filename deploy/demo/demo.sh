@@ -36,7 +36,11 @@ declare -A PID
 cleanup() { for d in "${ORDER[@]}"; do [ -n "${PID[$d]:-}" ] && kill -9 "${PID[$d]}" 2>/dev/null; done; }
 trap cleanup EXIT
 for d in "${ORDER[@]}"; do
-  "$BIN/jiesu-$d" --http-port="${PORT[$d]}" 2>"$LOGS/$d.log" &
+  extra=()
+  # the demo deployment is Guangxi; the deadline demo adds 滕州 and 汕头 regions of its own,
+  # so intake is told its territory's top region rather than left to find a single one
+  [ "$d" = intake ] && extra=(--territory-root=450000)
+  "$BIN/jiesu-$d" --http-port="${PORT[$d]}" "${extra[@]}" 2>"$LOGS/$d.log" &
   PID[$d]=$!
   echo "started jiesu-$d (pid ${PID[$d]}) on 127.0.0.1:${PORT[$d]}, log $LOGS/$d.log"
 done
@@ -98,7 +102,13 @@ INTAKE_URL=http://127.0.0.1:8081 REVISIT_URL=http://127.0.0.1:8084 JIESUCTL="$BI
 say "9. Reporting: a simulated month, the bulletin, the rankings, the ledger"
 REP_LEADER=$("$BIN/jiesuctl" principal add --role leader --name 南宁市领导（演示） --region 450100)
 REP_TOKEN=$("$BIN/jiesuctl" token issue --principal "$REP_LEADER" --ttl-days 1)
-REP_MONTH=$(date -d "$(date +%Y-%m-01) -1 month" +%Y-%m)
+# the most recent past month not simulated yet (simulated cases carry 7-digit serials), so
+# running the demo again does not pile a second simulated month onto the first
+for k in $(seq 1 20); do
+  REP_MONTH=$(date -d "$(date +%Y-%m-01) -$k month" +%Y-%m)
+  [ "$(psql -tA "$JIESU_PG_DSN" -c "SELECT count(*) FROM cases WHERE case_no ~ '^[0-9]+-[0-9]{4}-[0-9]{7}\$'
+      AND to_char(received_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') = '$REP_MONTH'")" = 0 ] && break
+done
 mkdir -p "$STACK/reports"
 # the month goes into the history directly; the read models are then rebuilt from it (the
 # daemon keeps folding new events meanwhile) and the bulletin is hand-checked against it
