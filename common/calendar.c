@@ -12,8 +12,9 @@
  */
 #include "calendar.h"
 
+#include "fsutil.h"
+
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -611,47 +612,28 @@ int calendar_load_file(calendar_t *cal, const char *path, char *err, size_t errl
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int calendar_load_dir(calendar_t *cal, const char *dir, char *err, size_t errlen)
 {
     char **names = NULL;
     json_t **roots = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     int rc = -1;
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        seterr(err, errlen, "%s: cannot open calendar directory: %s", dir, strerror(errno));
+    if (fsutil_list(dir, ".json", &names, &n) != 0) {
+        if (errno == ENOMEM)
+            seterr(err, errlen, "%s: out of memory", dir);
+        else
+            seterr(err, errlen, "%s: cannot open calendar directory: %s", dir, strerror(errno));
         return -1;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, cap * sizeof *grown);
-            if (grown == NULL)
-                goto oom;
-            names = grown;
-        }
-        size_t plen = strlen(dir) + 1 + len + 1;
-        if ((names[n] = malloc(plen)) == NULL)
-            goto oom;
-        snprintf(names[n], plen, "%s/%s", dir, de->d_name);
-        n++;
     }
     if (n == 0) {
         seterr(err, errlen, "%s: no calendar files (*.json) in the directory", dir);
         goto done;
     }
-    qsort(names, n, sizeof *names, cmp_str);
-    if ((roots = calloc(n, sizeof *roots)) == NULL)
-        goto oom;
+    if ((roots = calloc(n, sizeof *roots)) == NULL) {
+        seterr(err, errlen, "%s: out of memory", dir);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         json_error_t je;
         if ((roots[i] = json_load_file(names[i], JSON_REJECT_DUPLICATES, &je)) == NULL) {
@@ -671,18 +653,11 @@ int calendar_load_dir(calendar_t *cal, const char *dir, char *err, size_t errlen
         }
     }
     rc = 0;
-    goto done;
-oom:
-    seterr(err, errlen, "%s: out of memory", dir);
 done:
-    closedir(d);
-    for (size_t i = 0; i < n; i++) {
-        if (roots != NULL)
-            json_decref(roots[i]);
-        free(names[i]);
-    }
+    for (size_t i = 0; roots != NULL && i < n; i++)
+        json_decref(roots[i]);
     free(roots);
-    free(names);
+    fsutil_paths_free(names, n);
     return rc;
 }
 

@@ -15,8 +15,9 @@
  */
 #include "policy.h"
 
+#include "fsutil.h"
+
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -1111,56 +1112,29 @@ int policy_set_load_file(policy_set_t *ps, const char *path, char *err, size_t e
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 int policy_set_load_dir(policy_set_t *ps, const char *dir, char *err, size_t errlen)
 {
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        seterr(err, errlen, "%s: cannot open policy directory: %s", dir, strerror(errno));
-        return -1;
-    }
     char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
     int rc = -1;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(names, cap * sizeof *grown);
-            if (grown == NULL)
-                goto oom;
-            names = grown;
-        }
-        size_t plen = strlen(dir) + 1 + len + 1;
-        if ((names[n] = malloc(plen)) == NULL)
-            goto oom;
-        snprintf(names[n], plen, "%s/%s", dir, de->d_name);
-        n++;
+    if (fsutil_list(dir, ".json", &names, &n) != 0) {
+        if (errno == ENOMEM)
+            seterr(err, errlen, "%s: out of memory", dir);
+        else
+            seterr(err, errlen, "%s: cannot open policy directory: %s", dir, strerror(errno));
+        return -1;
     }
     if (n == 0) {
         seterr(err, errlen, "%s: no policy profiles (*.json) in the directory", dir);
         goto done;
     }
-    qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++)
         if (policy_set_load_file(ps, names[i], err, errlen) != 0)
             goto done;
     rc = 0;
-    goto done;
-oom:
-    seterr(err, errlen, "%s: out of memory", dir);
 done:
-    closedir(d);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    fsutil_paths_free(names, n);
     return rc;
 }
 
