@@ -7,7 +7,8 @@
  */
 #include "calsync.h"
 
-#include <dirent.h>
+#include "fsutil.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -447,33 +448,16 @@ static char *read_file(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int calsync_import_missing(pg_t *pg, const char *dir, const calsync_actor_t *who, int *imported,
                            char *err, size_t errlen)
 {
     *imported = 0;
-    DIR *d = opendir(dir);
-    if (d == NULL) {
+    char **names = NULL;
+    size_t n = 0;
+    if (fsutil_list(dir, ".json", &names, &n) != 0) {
         seterr(err, errlen, "%s: %s", dir, strerror(errno));
         return -1;
     }
-    char *names[256];
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL && n < JS_ARRAY_LEN(names)) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] != '.' && l > 5 && !strcmp(de->d_name + l - 5, ".json")) {
-            size_t pl = strlen(dir) + l + 2;
-            if ((names[n] = malloc(pl)) == NULL) break;
-            snprintf(names[n++], pl, "%s/%s", dir, de->d_name);
-        }
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (size_t i = 0; i < n && rc == 0; i++) {
@@ -527,7 +511,7 @@ int calsync_import_missing(pg_t *pg, const char *dir, const calsync_actor_t *who
             json_decref(doc);
         }
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    fsutil_paths_free(names, n);
     return rc;
 }
 
