@@ -723,57 +723,6 @@ unreadable: {
 
 /* ---- import ------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-/* One element of a PostgreSQL array literal: NULL as the bare word, anything else
- * double-quoted with " and \ escaped. The literal travels as one parameter: nothing is ever
- * spliced into SQL. */
-static void arr_add(sbuf_t *b, const char *v)
-{
-    sb_put(b, b->len > 1 ? "," : "", b->len > 1);
-    if (v == NULL) {
-        sb_put(b, "NULL", 4);
-        return;
-    }
-    sb_put(b, "\"", 1);
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\') sb_put(b, "\\", 1);
-        sb_put(b, p, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
-static void arr_start(sbuf_t *b)
-{
-    b->len = 0;
-    b->oom = 0;
-    sb_put(b, "{", 1);
-}
-
-static void arr_end(sbuf_t *b) { sb_put(b, "}", 1); }
 
 static void db_error(catalogue_t *c, pg_t *pg, const char *what)
 {
@@ -843,17 +792,17 @@ static const unit_row_t *unit_check(catalogue_t *c, const entry_t *e, const char
  * for the insert. 0 when the queries ran (errors, if any, are on c); -1 on a database failure. */
 static int db_check(catalogue_t *c, pg_t *pg, long long *lead, char **co_lit)
 {
-    sbuf_t rl = {0}, ul = {0};
-    arr_start(&rl);
-    arr_start(&ul);
+    pg_array_t rl = {0}, ul = {0};
+    pg_array_start(&rl);
+    pg_array_start(&ul);
     for (size_t i = 0; i < c->n; i++) {
         const entry_t *e = &c->entries[i];
-        arr_add(&rl, e->region);
-        arr_add(&ul, e->lead);
-        for (size_t k = 0; k < e->nco; k++) arr_add(&ul, e->co[k]);
+        pg_array_add(&rl, e->region);
+        pg_array_add(&ul, e->lead);
+        for (size_t k = 0; k < e->nco; k++) pg_array_add(&ul, e->co[k]);
     }
-    arr_end(&rl);
-    arr_end(&ul);
+    pg_array_end(&rl);
+    pg_array_end(&ul);
     PGresult *rr = NULL, *ur = NULL;
     region_row_t *regions = NULL;
     unit_row_t *units = NULL;
@@ -900,16 +849,16 @@ static int db_check(catalogue_t *c, pg_t *pg, long long *lead, char **co_lit)
             error_add(c, e->line, "tier", "%s, but the lead unit %s is a %s unit (region %s)", tier_names[e->tier],
                       e->lead, tier_names[l->tier], l->region);
         lead[i] = l ? l->id : 0;
-        sbuf_t cl = {0};
-        arr_start(&cl);
+        pg_array_t cl = {0};
+        pg_array_start(&cl);
         for (size_t k = 0; k < e->nco; k++) {
             const unit_row_t *u = unit_check(c, e, "co_handlers", e->co[k], units, nu);
             char id[24];
             snprintf(id, sizeof id, "%lld", u ? u->id : 0LL);
-            sb_put(&cl, k ? "," : "", k ? 1 : 0);
-            sb_put(&cl, id, strlen(id));
+            pg_array_put(&cl, k ? "," : "", k ? 1 : 0);
+            pg_array_put(&cl, id, strlen(id));
         }
-        arr_end(&cl);
+        pg_array_end(&cl);
         if (cl.oom) {
             free(cl.s);
             oom(c);
@@ -955,26 +904,26 @@ static int db_write(catalogue_t *c, pg_t *pg, const char *note, const long long 
     res->version = atoi(PQgetvalue(r, 0, 0));
     res->entries = (long)c->n;
     PQclear(r);
-    sbuf_t a[8] = {{0}};
-    for (int k = 0; k < 8; k++) arr_start(&a[k]);
+    pg_array_t a[8] = {{0}};
+    for (int k = 0; k < 8; k++) pg_array_start(&a[k]);
     for (size_t i = 0; i < c->n; i++) {
         const entry_t *e = &c->entries[i];
         char t[4], l[24], ln[16];
         snprintf(t, sizeof t, "%d", e->tier);
         snprintf(l, sizeof l, "%lld", lead[i]);
         snprintf(ln, sizeof ln, "%d", e->line);
-        arr_add(&a[0], e->matter);
-        arr_add(&a[1], e->region);
-        arr_add(&a[2], t);
-        arr_add(&a[3], l);
-        arr_add(&a[4], co_lit[i]);
-        arr_add(&a[5], e->centre ? "centre" : "auto");
-        arr_add(&a[6], e->basis);
-        arr_add(&a[7], ln);
+        pg_array_add(&a[0], e->matter);
+        pg_array_add(&a[1], e->region);
+        pg_array_add(&a[2], t);
+        pg_array_add(&a[3], l);
+        pg_array_add(&a[4], co_lit[i]);
+        pg_array_add(&a[5], e->centre ? "centre" : "auto");
+        pg_array_add(&a[6], e->basis);
+        pg_array_add(&a[7], ln);
     }
     int failed = 0, rc = 0;
     for (int k = 0; k < 8; k++) {
-        arr_end(&a[k]);
+        pg_array_end(&a[k]);
         failed |= a[k].oom;
     }
     if (failed) {

@@ -292,6 +292,49 @@ out:
     return rc;
 }
 
+void pg_array_put(pg_array_t *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void pg_array_add(pg_array_t *b, const char *v)
+{
+    pg_array_put(b, b->len > 1 ? "," : "", b->len > 1);
+    if (v == NULL) {
+        pg_array_put(b, "NULL", 4);
+        return;
+    }
+    pg_array_put(b, "\"", 1);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\') pg_array_put(b, "\\", 1);
+        pg_array_put(b, p, 1);
+    }
+    pg_array_put(b, "\"", 1);
+}
+
+void pg_array_start(pg_array_t *b)
+{
+    b->len = 0;
+    b->oom = 0;
+    pg_array_put(b, "{", 1);
+}
+
+void pg_array_end(pg_array_t *b) { pg_array_put(b, "}", 1); }
+
 int pg_ping(pg_t *pg)
 {
     PGresult *r = NULL;

@@ -68,6 +68,21 @@ size_t pg_batch_len(const pg_batch_t *b);
  * pg->err names the failing statement's index and error. The batch is emptied either way. */
 int pg_batch_run(pg_t *pg, pg_batch_t *b, PGresult **results) JS_MUST_CHECK;
 
+/* A PostgreSQL array literal built in memory ({"a","b",NULL}) and sent as ONE parameter, so
+ * bulk writers can pass lists without splicing anything into SQL. Elements are double-quoted
+ * with " and \ escaped; NULL is the bare word. Start with a zeroed struct and
+ * pg_array_start; .s is the literal (caller frees), .oom set if memory ran out. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int oom;
+} pg_array_t;
+void pg_array_start(pg_array_t *a);
+void pg_array_add(pg_array_t *a, const char *v);
+void pg_array_end(pg_array_t *a);
+/* Raw bytes (for nested literals the caller has already quoted). */
+void pg_array_put(pg_array_t *a, const char *s, size_t n);
+
 /* SELECT 1 with the connection as it is; 0 if the server answered. */
 int pg_ping(pg_t *pg) JS_MUST_CHECK;
 

@@ -931,57 +931,6 @@ void territory_summary(const territory_t *t, territory_summary_t *s)
 
 /* ---- import ------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-/* Appends one element to a PostgreSQL array literal being built ("{" … "}"): NULL as the
- * bare word, anything else double-quoted with " and \ escaped. The literal travels as one
- * text parameter, so nothing is ever spliced into SQL. */
-static void arr_add(sbuf_t *b, const char *v)
-{
-    sb_put(b, b->len > 1 ? "," : "", b->len > 1);
-    if (v == NULL) {
-        sb_put(b, "NULL", 4);
-        return;
-    }
-    sb_put(b, "\"", 1);
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\') sb_put(b, "\\", 1);
-        sb_put(b, p, 1);
-    }
-    sb_put(b, "\"", 1);
-}
-
-static void arr_start(sbuf_t *b)
-{
-    b->len = 0;
-    b->oom = 0;
-    sb_put(b, "{", 1);
-}
-
-static void arr_end(sbuf_t *b) { sb_put(b, "}", 1); }
 
 static void db_error(territory_t *t, pg_t *pg, const char *what)
 {
@@ -1065,18 +1014,18 @@ static const char *first_file(const territory_t *t, const char *kind)
 static int ext_resolve(territory_t *t, pg_t *pg)
 {
     smap_clear(&t->ext);
-    sbuf_t b = {0};
-    arr_start(&b);
+    pg_array_t b = {0};
+    pg_array_start(&b);
     size_t n = 0;
     for (size_t k = 0; k < t->nregions; k++) {
         const char *p = t->regions[k].parent;
-        if (p && !smap_get(&t->region_idx, p)) arr_add(&b, p), n++;
+        if (p && !smap_get(&t->region_idx, p)) pg_array_add(&b, p), n++;
     }
     for (size_t k = 0; k < t->nunits; k++) {
         const char *p = t->units[k].region;
-        if (p && !smap_get(&t->region_idx, p)) arr_add(&b, p), n++;
+        if (p && !smap_get(&t->region_idx, p)) pg_array_add(&b, p), n++;
     }
-    arr_end(&b);
+    pg_array_end(&b);
     if (b.oom) {
         free(b.s);
         return oom(t);
@@ -1106,23 +1055,23 @@ static int ext_resolve(territory_t *t, pg_t *pg)
  * Found before writing, so the message can name the line. */
 static int centres_precheck(territory_t *t, pg_t *pg)
 {
-    sbuf_t a[5] = {{0}};
-    for (int i = 0; i < 5; i++) arr_start(&a[i]);
+    pg_array_t a[5] = {{0}};
+    for (int i = 0; i < 5; i++) pg_array_start(&a[i]);
     size_t n = 0;
     for (size_t k = 0; k < t->nunits; k++) {
         const unit_t *u = &t->units[k];
         if (u->kind == NULL || u->region == NULL) continue; /* reported already */
-        arr_add(&a[2], u->code);
-        arr_add(&a[3], u->region);
-        arr_add(&a[4], u->kind);
+        pg_array_add(&a[2], u->code);
+        pg_array_add(&a[3], u->region);
+        pg_array_add(&a[4], u->kind);
         if (strcmp(u->kind, "centre")) continue;
-        arr_add(&a[0], u->code);
-        arr_add(&a[1], u->region);
+        pg_array_add(&a[0], u->code);
+        pg_array_add(&a[1], u->region);
         n++;
     }
     int rc = 0, failed = 0;
     for (int i = 0; i < 5; i++) {
-        arr_end(&a[i]);
+        pg_array_end(&a[i]);
         failed |= a[i].oom;
     }
     if (failed) rc = oom(t);
@@ -1159,21 +1108,21 @@ static void read_counts(PGresult *res, long *ins, long *upd)
  * so re-importing the same file writes nothing. */
 static int regions_upsert(territory_t *t, pg_t *pg, int tier, territory_stats_t *st)
 {
-    sbuf_t a[4] = {{0}};
-    for (int i = 0; i < 4; i++) arr_start(&a[i]);
+    pg_array_t a[4] = {{0}};
+    for (int i = 0; i < 4; i++) pg_array_start(&a[i]);
     size_t n = 0;
     for (size_t k = 0; k < t->nregions; k++) {
         const region_t *g = &t->regions[k];
         if (g->tier != tier) continue;
-        arr_add(&a[0], g->code);
-        arr_add(&a[1], g->name);
-        arr_add(&a[2], g->parent);
-        arr_add(&a[3], g->profile);
+        pg_array_add(&a[0], g->code);
+        pg_array_add(&a[1], g->name);
+        pg_array_add(&a[2], g->parent);
+        pg_array_add(&a[3], g->profile);
         n++;
     }
     int rc = 0, failed = 0;
     for (int i = 0; i < 4; i++) {
-        arr_end(&a[i]);
+        pg_array_end(&a[i]);
         failed |= a[i].oom;
     }
     if (failed) rc = oom(t);
@@ -1205,23 +1154,23 @@ static int regions_upsert(territory_t *t, pg_t *pg, int tier, territory_stats_t 
  * new, so a re-import does not even draw ids from the sequence. */
 static int units_upsert(territory_t *t, pg_t *pg, int centres, territory_stats_t *st)
 {
-    sbuf_t a[6] = {{0}};
-    for (int i = 0; i < 6; i++) arr_start(&a[i]);
+    pg_array_t a[6] = {{0}};
+    for (int i = 0; i < 6; i++) pg_array_start(&a[i]);
     size_t n = 0;
     for (size_t k = 0; k < t->nunits; k++) {
         const unit_t *u = &t->units[k];
         if ((strcmp(u->kind, "centre") == 0) != (centres != 0)) continue;
-        arr_add(&a[0], u->code);
-        arr_add(&a[1], u->name);
-        arr_add(&a[2], u->region);
-        arr_add(&a[3], u->kind);
-        arr_add(&a[4], u->head);
-        arr_add(&a[5], u->deputy);
+        pg_array_add(&a[0], u->code);
+        pg_array_add(&a[1], u->name);
+        pg_array_add(&a[2], u->region);
+        pg_array_add(&a[3], u->kind);
+        pg_array_add(&a[4], u->head);
+        pg_array_add(&a[5], u->deputy);
         n++;
     }
     int rc = 0, failed = 0;
     for (int i = 0; i < 6; i++) {
-        arr_end(&a[i]);
+        pg_array_end(&a[i]);
         failed |= a[i].oom;
     }
     if (failed) rc = oom(t);
