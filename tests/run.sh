@@ -2,7 +2,8 @@
 # tests/run.sh — runs the test tiers against the real local stack.
 #
 #   tests/run.sh all          start the stack if needed, unit + integration + e2e, stop it again
-#   tests/run.sh unit|integration|e2e   one tier (the stack must be up for the last two)
+#   tests/run.sh unit|integration|e2e [NAME...]   one tier (the stack must be up for the last
+#                                     two); with names, only the tests whose file names contain one
 #
 # Unit and integration binaries are built with AddressSanitizer and UBSan (BUILD=debug), so a
 # leak or undefined behaviour fails the test that caused it. Integration and e2e tests use the
@@ -14,6 +15,8 @@ ROOT=$PWD
 BUILD=${BUILD:-debug}
 B=$ROOT/build/$BUILD
 tier=${1:-all}
+shift || true
+only=("$@")
 passed=0
 failed=0
 failures=()
@@ -26,8 +29,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export JIESU_ROOT=$ROOT
 export JIESU_BIN=$B/bin
 
+selected() { # file name → 0 when no names were given or one of them is part of it
+  [ ${#only[@]} -eq 0 ] && return 0
+  local n
+  for n in "${only[@]}"; do [[ $1 == *"$n"* ]] && return 0; done
+  return 1
+}
+
 run_one() { # name, command...
   local name=$1; shift
+  selected "$name" || return 0
   local log="$LOGDIR/${name//\//_}.log"
   local t0=$SECONDS
   if "$@" >"$log" 2>&1; then
