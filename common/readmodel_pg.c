@@ -343,12 +343,14 @@ rmpg_rc_t readmodel_pg_apply(pg_t *pg, const event_t *ev, char *err, size_t errl
         return unit_event_apply(pg, ev, err, errlen);
     if (ev->case_id[0] == '\0' || ev->type >= EVENT_TIMER_WARNED) return RMPG_APPLIED;
     sql_build();
-    /* already inside the last rebuild? */
+    /* already inside the last rebuild? FOR SHARE waits for a rebuild that holds the models'
+     * lock and re-reads its mark once it commits: without it this event could be judged
+     * outside a rebuild that was still folding it, and counted twice. */
     const char *pe[] = {ev->event_id};
     PGresult *r = NULL;
     if (pg_query(pg,
-                 "SELECT e.id <= s.hwm FROM case_events e, rep_state s WHERE e.event_id = $1::uuid", 1,
-                 pe, &r) != 0)
+                 "SELECT e.id <= s.hwm FROM case_events e, rep_state s WHERE e.event_id = $1::uuid FOR SHARE OF s",
+                 1, pe, &r) != 0)
         return RMPG_RETRY;
     int inside = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);

@@ -406,15 +406,19 @@ def main():
             with open(a.json, "w") as f:
                 json.dump(sim, f, ensure_ascii=False)
     if a.cmd in ("show", "all"):
-        if a.cmd == "all":  # wait until the consumer has folded everything the relay published
-            deadline = time.time() + a.wait
-            while time.time() < deadline:
-                left = psql(dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                lag = psql(dsn, "SELECT count(*) FROM case_events e WHERE NOT EXISTS (SELECT 1 FROM consumed_events c "
-                                "WHERE c.consumer = 'reporting' AND c.event_id = e.event_id) AND e.id > (SELECT hwm FROM rep_state)")
-                if left == "0" and lag == "0":
-                    break
-                time.sleep(0.5)
+        # wait until the consumer has folded everything the relay published
+        deadline = time.time() + a.wait
+        while time.time() < deadline:
+            left = psql(dsn, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            lag = psql(dsn, "SELECT count(*) FROM case_events e WHERE NOT EXISTS (SELECT 1 FROM consumed_events c "
+                            "WHERE c.consumer = 'reporting' AND c.event_id = e.event_id) AND e.id > (SELECT hwm FROM rep_state)")
+            # unit events (notices, cards) live only in the outbox and on Kafka
+            ulag = psql(dsn, "SELECT count(*) FROM outbox o WHERE o.topic = 'jiesu.unit-events' AND o.created_at > "
+                             "now() - interval '1 hour' AND NOT EXISTS (SELECT 1 FROM consumed_events c "
+                             "WHERE c.consumer = 'reporting' AND c.event_id = o.event_id)")
+            if left == "0" and lag == "0" and ulag == "0":
+                break
+            time.sleep(0.5)
         if a.json and sim is None:
             with open(a.json) as f:
                 sim = json.load(f)
