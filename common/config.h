@@ -52,6 +52,7 @@ typedef struct {
     long outbox_poll_ms;
     long outbox_retention_s;
     char *migrations_dir;
+    char *trusted_proxies;
     long auth_cache_ms;
 } cfg_common_t;
 
@@ -95,7 +96,10 @@ typedef struct {
     {"migrations_dir", CFG_STR, CFG_OFF(type, common.migrations_dir), "deploy/migrations", 0,  \
      0, "folder of numbered SQL migrations"},                                                  \
     {"auth_cache_ms", CFG_INT, CFG_OFF(type, common.auth_cache_ms), "5000", 0, 600000,         \
-     "how long a checked token is trusted without asking the database (0 = always ask)"}
+     "how long a checked token is trusted without asking the database (0 = always ask)"},      \
+    {"trusted_proxies", CFG_STR, CFG_OFF(type, common.trusted_proxies), "", 0, 0,              \
+     "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names " \
+     "the client for per-client throttles; empty = the connection's peer is the client"}
 
 /* Applies defaults to every entry. err receives a message on failure. */
 int cfg_defaults(const cfg_table_t *t, void *cfg, char *err, size_t errlen) JS_MUST_CHECK;

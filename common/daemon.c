@@ -223,6 +223,11 @@ int daemon_main(const daemon_spec_t *spec, int argc, char **argv)
         cfg_free(spec->table, spec->cfg);
         return 2;
     }
+    if (http_trusted_proxies_check(d->cfg->trusted_proxies, err, sizeof err) != 0) {
+        fprintf(stderr, "jiesu-%s: %s\n", spec->name, err);
+        cfg_free(spec->table, spec->cfg);
+        return 2;
+    }
     log_init(spec->name, lvl);
     if (d->cfg->instance_id[0])
         snprintf(d->instance, sizeof d->instance, "%s", d->cfg->instance_id);
@@ -286,6 +291,7 @@ int daemon_main(const daemon_spec_t *spec, int argc, char **argv)
     d->auth = auth_cache_new(d->pg, (int)d->cfg->auth_cache_ms);
     if (d->auth == NULL) goto fail;
     http_server_set_authn(d->http, auth_authn_cached, d->auth);
+    if (http_server_set_trusted_proxies(d->http, d->cfg->trusted_proxies, err, sizeof err) != 0) goto fail;
     if (http_server_route(d->http, "GET", "/healthz", 0, h_healthz, d) ||
         http_server_route(d->http, "GET", "/readyz", 0, h_readyz, d) ||
         http_server_route(d->http, "GET", "/metrics", 0, h_metrics, d))

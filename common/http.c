@@ -16,6 +16,7 @@
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,13 @@ typedef struct http_route {
 
 typedef struct http_conn http_conn_t;
 
+/* An address or CIDR range: family AF_INET/AF_INET6, the leading `bits` of addr compared. */
+typedef struct {
+    int family;
+    unsigned char addr[16];
+    int bits;
+} http_net_t;
+
 struct http_req {
     http_server_t *srv;
     http_conn_t *conn; /* NULL once the client has gone */
@@ -62,6 +70,7 @@ struct http_req {
     char id[40];
     http_principal_t principal;
     int has_principal;
+    char client[64];   /* computed by http_req_client */
     int keepalive;
     struct timespec t0;
 };
@@ -92,6 +101,8 @@ struct http_server {
     int port;
     unsigned long long next_id;
     metric_t *m_req[6], *m_lat, *m_rejected_conns;
+    http_net_t *proxies; /* trusted reverse proxies (X-Forwarded-For) */
+    size_t nproxies;
 };
 
 static void conn_process(http_conn_t *c);
@@ -236,6 +247,7 @@ void http_server_free(http_server_t *s)
         for (size_t i = 0; i < r->nsegs; i++) free(r->segs[i]);
         free(r);
     }
+    free(s->proxies);
     free(s);
 }
 
@@ -297,6 +309,144 @@ const char *http_req_method(const http_req_t *r) { return r->method ? r->method 
 const char *http_req_path(const http_req_t *r) { return r->path ? r->path : ""; }
 const char *http_req_id(const http_req_t *r) { return r->id; }
 const char *http_req_peer(const http_req_t *r) { return r->conn ? r->conn->peer : ""; }
+
+/* Parses "1.2.3.4", "::1", "10.0.0.0/8" or "fd00::/8" (surrounding blanks ignored). */
+static int net_parse(const char *s, size_t len, http_net_t *out)
+{
+    while (len && isspace((unsigned char)*s)) s++, len--;
+    while (len && isspace((unsigned char)s[len - 1])) len--;
+    char buf[64];
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *slash = strchr(buf, '/');
+    long bits = -1;
+    if (slash) {
+        char *end;
+        *slash = '\0';
+        errno = 0;
+        bits = strtol(slash + 1, &end, 10);
+        if (slash[1] == '\0' || *end || errno || bits < 0) return -1;
+    }
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        out->bits = bits < 0 ? 32 : (int)bits;
+        return bits > 32 ? -1 : 0;
+    }
+    if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        out->bits = bits < 0 ? 128 : (int)bits;
+        return bits > 128 ? -1 : 0;
+    }
+    return -1;
+}
+
+static bool net_contains(const http_net_t *n, const http_net_t *a)
+{
+    if (n->family != a->family) return false;
+    int full = n->bits / 8, rest = n->bits % 8;
+    if (memcmp(n->addr, a->addr, (size_t)full) != 0) return false;
+    if (rest == 0) return true;
+    unsigned char mask = (unsigned char)(0xff << (8 - rest));
+    return (n->addr[full] & mask) == (a->addr[full] & mask);
+}
+
+static bool http_trusted(const http_server_t *s, const http_net_t *a)
+{
+    for (size_t i = 0; i < s->nproxies; i++)
+        if (net_contains(&s->proxies[i], a)) return true;
+    return false;
+}
+
+static int proxies_parse(const char *list, http_net_t **out, size_t *nout, char *err, size_t errlen)
+{
+    size_t n = 0, cap = 0;
+    http_net_t *v = NULL;
+    for (const char *p = list ? list : ""; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        http_net_t net;
+        if (net_parse(p, len, &net) != 0) {
+            snprintf(err, errlen, "trusted_proxies: '%.*s' is not an IP address or CIDR range",
+                     (int)(len > 64 ? 64 : len), p);
+            free(v);
+            return -1;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            http_net_t *nv = realloc(v, cap * sizeof *v);
+            if (nv == NULL) {
+                snprintf(err, errlen, "trusted_proxies: out of memory");
+                free(v);
+                return -1;
+            }
+            v = nv;
+        }
+        v[n++] = net;
+        p = e ? e + 1 : p + len;
+    }
+    *out = v;
+    *nout = n;
+    return 0;
+}
+
+int http_trusted_proxies_check(const char *list, char *err, size_t errlen)
+{
+    http_net_t *v;
+    size_t n;
+    if (proxies_parse(list, &v, &n, err, errlen) != 0) return -1;
+    free(v);
+    return 0;
+}
+
+int http_server_set_trusted_proxies(http_server_t *s, const char *list, char *err, size_t errlen)
+{
+    http_net_t *v;
+    size_t n;
+    if (proxies_parse(list, &v, &n, err, errlen) != 0) return -1;
+    free(s->proxies);
+    s->proxies = v;
+    s->nproxies = n;
+    return 0;
+}
+
+const char *http_req_client(http_req_t *r)
+{
+    if (r->client[0]) return r->client;
+    const char *peer = http_req_peer(r);
+    /* the peer without its port: "1.2.3.4:5" → "1.2.3.4", "[::1]:5" → "::1" */
+    char ip[64];
+    if (peer[0] == '[') {
+        const char *end = strchr(peer, ']');
+        snprintf(ip, sizeof ip, "%.*s", end ? (int)(end - peer - 1) : 0, peer + 1);
+    } else {
+        const char *colon = strrchr(peer, ':');
+        snprintf(ip, sizeof ip, "%.*s", colon ? (int)(colon - peer) : (int)strlen(peer), peer);
+    }
+    snprintf(r->client, sizeof r->client, "%s", ip);
+    http_net_t a;
+    const char *xff = http_req_header(r, "X-Forwarded-For");
+    if (r->srv->nproxies == 0 || xff == NULL || net_parse(ip, strlen(ip), &a) != 0 || !http_trusted(r->srv, &a))
+        return r->client;
+    /* right to left: the first hop that is not one of our proxies is the client; a hop that
+     * is not an address ends the walk (whatever lies left of it was written by the client) */
+    size_t end = strlen(xff);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',') start--;
+        http_net_t hop;
+        if (net_parse(xff + start, end - start, &hop) != 0) break;
+        const char *h = xff + start;
+        size_t hl = end - start;
+        while (hl && isspace((unsigned char)*h)) h++, hl--;
+        while (hl && isspace((unsigned char)h[hl - 1])) hl--;
+        snprintf(r->client, sizeof r->client, "%.*s", (int)hl, h);
+        if (!http_trusted(r->srv, &hop)) break;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return r->client;
+}
 
 const http_principal_t *http_req_principal(const http_req_t *r)
 {

@@ -57,6 +57,13 @@ void http_server_free(http_server_t *s);
 
 void http_server_set_authn(http_server_t *s, http_authn_fn fn, void *arg);
 
+/* Comma-separated IPv4/IPv6 addresses or CIDR ranges of reverse proxies whose X-Forwarded-For
+ * header is believed; "" = none (the default). -1 with err naming the bad entry. */
+int http_server_set_trusted_proxies(http_server_t *s, const char *list, char *err,
+                                    size_t errlen) JS_MUST_CHECK;
+/* The same check without a server, for validating configuration before anything starts. */
+int http_trusted_proxies_check(const char *list, char *err, size_t errlen) JS_MUST_CHECK;
+
 /* Binds and listens; port 0 picks a free port (see http_server_port). */
 int http_server_listen(http_server_t *s, const char *addr, int port, char *err,
                        size_t errlen) JS_MUST_CHECK;
@@ -78,7 +85,11 @@ const char *http_req_header(const http_req_t *r, const char *name);
 const char *http_req_param(const http_req_t *r, size_t idx); /* idx-th {param} of the route */
 const char *http_req_body(const http_req_t *r, size_t *len);
 const char *http_req_id(const http_req_t *r);
-const char *http_req_peer(const http_req_t *r);
+const char *http_req_peer(const http_req_t *r); /* "ip:port" or "[ip6]:port" of the connection */
+/* The client's address without port: the peer, or — when the peer is one of the trusted
+ * proxies — the right-most X-Forwarded-For hop that is not a trusted proxy. Use it for
+ * per-client throttles; never for authorisation. */
+const char *http_req_client(http_req_t *r);
 const http_principal_t *http_req_principal(const http_req_t *r); /* NULL on public routes */
 
 /* Parses the body as a JSON object with the server's limits (415 for a wrong content type,

@@ -150,15 +150,17 @@ void rep_track_public(http_req_t *req, void *arg)
     code[o] = '\0';
     json_decref(body);
     /* throttle before looking: per client address, then per case number */
-    char ip[64];
-    snprintf(ip, sizeof ip, "%s", http_req_peer(req));
-    char *colon = strrchr(ip, ':');
-    if (colon && ip[0] != '[') *colon = '\0';
+    const char *ip = http_req_client(req); /* behind a trusted proxy: its X-Forwarded-For */
+    /* per case number *and* client: a stranger guessing codes for a case uses up their own
+     * allowance, not the enterprise's (the code itself has ~50 bits; the per-address limit
+     * bounds any one guesser) */
+    char case_key[128];
+    snprintf(case_key, sizeof case_key, "%s|%s", case_no, ip);
     long retry = 0;
     const char *field = NULL;
     if (ratelimit_hit(daemon_redis(s->d), "track-ip", ip, s->cfg->track_ip_per_min, 60000, &retry) == RATELIMIT_DENY)
         field = "client";
-    else if (ratelimit_hit(daemon_redis(s->d), "track-case", case_no, s->cfg->track_case_per_hour, 3600000, &retry) ==
+    else if (ratelimit_hit(daemon_redis(s->d), "track-case", case_key, s->cfg->track_case_per_hour, 3600000, &retry) ==
              RATELIMIT_DENY)
         field = "case_no";
     if (field) {

@@ -68,6 +68,27 @@ $PY tests/e2e/reporting_api.py
 st=$?
 check "reporting API checks (tests/e2e/reporting_api.py)" test $st = 0
 
+# behind a reverse proxy: X-Forwarded-For names the client only when the proxy is trusted,
+# and the per-case allowance is per client, so a stranger cannot use up the enterprise's
+out=$("$JIESU_BIN/jiesu-reporting" --trusted-proxies=10.0.0.0/8,abc 2>&1); st=$?
+check "a bad trusted_proxies entry → exit 2 naming it" test "$st" = 2 -a -n "$(grep -F "'abc'" <<<"$out")"
+start_daemon reporting 18286 --track-ip-per-min=12 --track-case-per-hour=4 --outbox-relay=false \
+  --trusted-proxies=127.0.0.1
+REP2=$LAST_PID
+check "reporting behind a proxy ready" wait_ready 18286 60
+read -r TCASE TCODE < <(python3 -c "import json; t=json.load(open('$SIM'))['tracking'][1]; print(t['case_no'], t['tracking_code'])")
+track_as() { # client address → HTTP status of one look-up of $TCASE
+  curl -s -o /dev/null -w '%{http_code}' -m 10 -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
+    -d "{\"case_no\":\"$TCASE\",\"tracking_code\":\"$TCODE\"}" http://127.0.0.1:18286/v1/track
+}
+got=""; for _ in 1 2 3 4 5; do got="$got $(track_as 203.0.113.7)"; done
+check "one client behind the proxy: 4 look-ups of a case, the 5th → 429" test "$got" = " 200 200 200 200 429"
+check "  … another client of the same proxy still reads that case" test "$(track_as 203.0.113.8)" = 200
+check "  … a forged left-most hop does not make a new client" test "$(track_as '198.51.100.1, 203.0.113.7')" = 429
+kill -TERM "$REP2"
+wait_exit "$REP2" 60
+check "reporting behind a proxy exits 0" test "$EXIT_STATUS" = 0
+
 kill -TERM "$REP"
 wait_exit "$REP" 60
 check "reporting exits 0 on SIGTERM" test "$EXIT_STATUS" = 0

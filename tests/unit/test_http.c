@@ -112,11 +112,11 @@ static void h_echo(http_req_t *r, void *arg)
     http_req_body(r, &blen);
     http_reply_header(r, "X-Echo", "yes");
     http_reply_json(r, 200,
-                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:b,s:s}", "method", http_req_method(r),
+                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:b,s:s,s:s}", "method", http_req_method(r),
                               "path", http_req_path(r), "id", http_req_id(r), "q", q, "x_test",
                               xt ? json_string(xt) : json_null(), "body_len", (json_int_t)blen,
                               "has_principal", http_req_principal(r) != NULL, "peer",
-                              http_req_peer(r)));
+                              http_req_peer(r), "client", http_req_client(r)));
 }
 
 /* POST /json: the parsed body back */
@@ -481,6 +481,55 @@ static void test_get_echo(void **state)
     assert_true(strncmp(jstr(r.json, "peer"), "127.0.0.1:", 10) == 0);
     assert_int_equal(r.body_len, strlen(r.body));
     resp_free(&r);
+}
+
+/* The client behind reverse proxies: X-Forwarded-For is believed only from a trusted peer,
+ * and read right to left up to the first hop that is not one of ours. */
+static const char *client_for(const char *xff, char *out, size_t len)
+{
+    char req[512];
+    snprintf(req, sizeof req, "GET /echo HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", xff ? "X-Forwarded-For: " : "",
+             xff ? xff : "", xff ? "\r\n" : "");
+    resp_t r;
+    request(S->port, req, &r);
+    assert_int_equal(r.status, 200);
+    snprintf(out, len, "%s", jstr(r.json, "client"));
+    resp_free(&r);
+    return out;
+}
+
+static void test_client_behind_proxies(void **state)
+{
+    (void)state;
+    char c[64], err[256];
+    /* no proxy configured: the header is the client's own words and ignored */
+    assert_string_equal(client_for(NULL, c, sizeof c), "127.0.0.1");
+    assert_string_equal(client_for("203.0.113.9", c, sizeof c), "127.0.0.1");
+    /* the peer (127.0.0.1) is a trusted proxy, and so is 10.0.0.0/8 */
+    assert_int_equal(http_server_set_trusted_proxies(S->srv, " 10.0.0.0/8 , 127.0.0.1,::1", err, sizeof err), 0);
+    assert_string_equal(client_for(NULL, c, sizeof c), "127.0.0.1");
+    assert_string_equal(client_for("203.0.113.9", c, sizeof c), "203.0.113.9");
+    assert_string_equal(client_for("203.0.113.9, 10.1.2.3", c, sizeof c), "203.0.113.9");
+    /* a client cannot hide behind a forged left-most hop */
+    assert_string_equal(client_for("1.1.1.1, 198.51.100.7, 10.9.9.9", c, sizeof c), "198.51.100.7");
+    /* every hop ours: the left-most is the client */
+    assert_string_equal(client_for("10.0.0.5, 10.0.0.6", c, sizeof c), "10.0.0.5");
+    /* garbage ends the walk; what was found right of it stands */
+    assert_string_equal(client_for("junk", c, sizeof c), "127.0.0.1");
+    assert_string_equal(client_for("junk, 2001:db8::1", c, sizeof c), "2001:db8::1");
+    /* bad lists are refused, naming the entry, and leave the old list in force */
+    assert_int_equal(http_server_set_trusted_proxies(S->srv, "10.0.0.0/8,abc", err, sizeof err), -1);
+    assert_non_null(strstr(err, "'abc'"));
+    assert_int_equal(http_trusted_proxies_check("::1/129", err, sizeof err), -1);
+    assert_int_equal(http_trusted_proxies_check("10.0.0.0/33", err, sizeof err), -1);
+    assert_int_equal(http_trusted_proxies_check("10.0.0.0/", err, sizeof err), -1);
+    assert_int_equal(http_trusted_proxies_check("", err, sizeof err), 0);
+    assert_int_equal(http_trusted_proxies_check("192.168.0.0/16,fd00::/8", err, sizeof err), 0);
+    assert_string_equal(client_for("203.0.113.9", c, sizeof c), "203.0.113.9");
+    /* the peer outside the list: the header is ignored again */
+    assert_int_equal(http_server_set_trusted_proxies(S->srv, "10.0.0.0/8", err, sizeof err), 0);
+    assert_string_equal(client_for("203.0.113.9", c, sizeof c), "127.0.0.1");
+    assert_int_equal(http_server_set_trusted_proxies(S->srv, "", err, sizeof err), 0);
 }
 
 static void test_not_found_and_method(void **state)
@@ -1285,6 +1334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_echo),
+        cmocka_unit_test(test_client_behind_proxies),
         cmocka_unit_test(test_not_found_and_method),
         cmocka_unit_test(test_path_params),
         cmocka_unit_test(test_query_decoding),
