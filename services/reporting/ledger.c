@@ -194,7 +194,7 @@ void rep_ledger(http_req_t *req, void *arg)
     int rows = PQntuples(r);
     if (rows > s->cfg->ledger_max_rows) {
         PQclear(r);
-        http_reply_error(req, 413, "too_many_rows", "to", "to: the ledger would have more than %ld rows; "
+        http_reply_error(req, 422, "too_many_rows", "to", "to: the ledger would have more than %ld rows; "
                          "shorten the period or narrow the region", s->cfg->ledger_max_rows);
         return;
     }
