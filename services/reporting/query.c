@@ -166,7 +166,7 @@ int rep_scope(http_req_t *req, rep_t *s, char scope[16], long long *unit_id)
     if (r != NULL) {
         if (!region_code_ok(r)) return bad(req, "region", "must be a division code of 6, 9 or 12 digits");
         if (!auth_region_covers(own, r)) {
-            http_reply_error(req, 403, "out_of_scope", "region", "region %s is outside your region %s", r, own);
+            http_reply_error(req, 403, "outside_jurisdiction", "region", "region %s is outside your region %s", r, own);
             return -1;
         }
         snprintf(scope, 16, "%s", r);
@@ -185,7 +185,7 @@ int rep_scope(http_req_t *req, rep_t *s, char scope[16], long long *unit_id)
         return -1;
     }
     if (!auth_region_covers(scope, region)) {
-        http_reply_error(req, 403, "out_of_scope", "unit_id", "unit %ld is outside region %s", u, scope);
+        http_reply_error(req, 403, "outside_jurisdiction", "unit_id", "unit %ld is outside region %s", u, scope);
         return -1;
     }
     return 0;
