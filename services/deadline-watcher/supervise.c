@@ -239,7 +239,9 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     ev.unit_id = n->unit_id;
     if (n->case_id) snprintf(ev.case_id, sizeof ev.case_id, "%s", n->case_id);
     event_supervision_issued_t *sp = &ev.payload.supervision_issued;
-    if (event_uuid_new(sp->notice_id) != 0) {
+    if (n->notice_id) {
+        snprintf(sp->notice_id, sizeof sp->notice_id, "%s", n->notice_id);
+    } else if (event_uuid_new(sp->notice_id) != 0) {
         snprintf(err, errlen, "no random bytes for a notice id");
         return -1;
     }
@@ -259,18 +261,33 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
                                           "repeated_unsatisfied", "improper_closing", "fraud", "violation",
                                           "dereliction", "rule_breach", "retaliation"};
+    pg_array_t contacts = {0};
+    pg_array_start(&contacts);
+    for (size_t i = 0; n->contact_ids && i < n->contact_ids->n; i++) pg_array_add(&contacts, n->contact_ids->items[i]);
+    pg_array_end(&contacts);
+    if (contacts.oom) {
+        free(contacts.s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     const char *pi[] = {sp->notice_id, lv, us, n->case_id, reasons[n->reason], n->reason_text, sp->reply_due_at,
                         n->in_bulletin ? "true" : "false", n->issued_by ? by : NULL, issuer ? iss : NULL,
-                        n->source_timer_id ? src : NULL, at};
+                        n->source_timer_id ? src : NULL, at, contacts.s, n->source_event_id};
+    /* no conflict target: a breach that fired again (source_timer_id, level), an event
+     * delivered again (source_event_id) and a derived id seen again all issue nothing */
     if (pg_query(pg,
                  "INSERT INTO supervision_notices (id, notice_no, level, unit_id, case_id, reason_code, reason_text, "
-                 "reply_due_at, in_bulletin, issued_by, issuer_unit_id, source_timer_id, issued_at) VALUES ($1::uuid, "
+                 "reply_due_at, in_bulletin, issued_by, issuer_unit_id, source_timer_id, issued_at, contact_ids, "
+                 "source_event_id) VALUES ($1::uuid, "
                  "'DB-' || to_char($12::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || "
                  "lpad(nextval('supervision_notice_seq')::text, 6, '0'), $2::smallint, $3::bigint, $4::uuid, $5, $6, "
-                 "$7::timestamptz, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::timestamptz) "
-                 "ON CONFLICT (source_timer_id, level) DO NOTHING RETURNING notice_no",
-                 12, pi, &r) != 0)
+                 "$7::timestamptz, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::timestamptz, $13::uuid[], "
+                 "$14::uuid) ON CONFLICT DO NOTHING RETURNING notice_no",
+                 14, pi, &r) != 0) {
+        free(contacts.s);
         goto db;
+    }
+    free(contacts.s);
     int fresh = PQntuples(r) == 1;
     PQclear(r);
     r = NULL;
