@@ -629,8 +629,12 @@ static int on_revisit(actx_t *x)
              "贵单位在办理编号%s企业诉求时，记录的%zu次与企业联系经回访核实并未发生，属未与企业沟通却反馈为已沟通的"
              "虚假信息，现予以%s，请于回复期限内书面说明情况并整改。",
              x->c->case_no, p->disputed_contact_ids.n, level == 3 ? "约谈督办" : "挂牌督办");
+    /* issued at the call (its occurred_at): the reply window runs from the finding, however
+     * long the event took to arrive; never later than now (a producer's clock ahead of ours) */
+    int64_t now = watcher_now_ms();
     wnotice_t n = {.level = level, .unit_id = p->unit_id, .case_id = x->c->id, .reason = EVENT_SUPERVISION_FRAUD,
                    .reason_text = text, .issued_by = x->ev->actor.principal_id,
+                   .issued_ms = x->at_ms > 0 && x->at_ms < now ? x->at_ms : now,
                    .in_bulletin = level >= 2 && x->c->profile->sup_rectify_in_bulletin, .notice_id = nid,
                    .source_event_id = x->ev->event_id, .contact_ids = &p->disputed_contact_ids};
     return issue_as(x, &n, &x->ev->actor);
