@@ -614,6 +614,10 @@ check("the unit replies through the watcher's reply API → replied, the reply c
       and sql(f"SELECT state FROM timers WHERE notice_id = '{nid}'") == "cancelled", rp)
 s, e, _ = call("POST", f"/v1/supervision/{nid}/reply", T["T_UNIT_WM"], {"reply_text": "再次反馈"}, base=WATCH)
 check("  … a second reply → 409", s == 409, e)
+tv = task(TASK["fraud"])
+tn = (tv.get("calls") or [{}])[-1].get("notice", {})
+check("  … and the revisit's task view shows the call's notice as the watcher has it (replied, its number, level)",
+      tn == {"notice_id": nid, "state": "replied", "notice_no": (n or {}).get("notice_no"), "level": 3}, tv.get("calls"))
 
 # the same event delivered again: first as Kafka would (the consumer drops the copy), then as if
 # the watcher's record of having consumed it were lost (the notice's own idempotence holds)
