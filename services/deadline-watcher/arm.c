@@ -815,6 +815,8 @@ static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case
         c.profile = watcher_profile(w, c.region, msg, msglen);
         if (c.profile == NULL) return 1;
     }
+    if (!strcmp(op, "notice")) /* a notice whose reply deadline needed the year */
+        return watcher_notice_retry(w, pg, facts, msg, msglen);
     int64_t from = json_integer_value(json_object_get(facts, "from_ms"));
     long long unit_id = json_integer_value(json_object_get(facts, "unit_id"));
     if (!strcmp(op, "warn")) {

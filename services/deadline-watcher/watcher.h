@@ -175,6 +175,11 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
                          const event_actor_t *actor, char *id_out, bool *issued,
                          bool *input_error, char *err, size_t errlen) JS_MUST_CHECK;
 
+/* Issues the notice a calendar_missing flag (op "notice") describes, in the caller's open
+ * transaction, once the year is loaded: 0 issued (or issued meanwhile), 1 still not possible
+ * (msg says why), -1 database. */
+int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg, size_t msglen) JS_MUST_CHECK;
+
 /* What a breach leads to beyond its own event: reminders, rectification, cards. Runs in the
  * firing transaction. case_no may be "" (a notice's clock). */
 typedef struct {

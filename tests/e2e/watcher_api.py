@@ -106,9 +106,9 @@ def make_case(region, state, unit, kind="help", complexity="general", received=N
                    {unit}, {rec}) RETURNING id""").splitlines()[0]
 
 
-def emit(case_id, etype, payload):
+def emit(case_id, etype, payload, at=None):
     env = {"event_id": str(uuid.uuid4()), "case_id": case_id, "type": etype, "schema_version": 1,
-           "occurred_at": iso(now()), "actor": {"principal_id": None, "role": "system", "name": "e2e"},
+           "occurred_at": iso(at or now()), "actor": {"principal_id": None, "role": "system", "name": "e2e"},
            "payload": payload}
     txt = json.dumps(env, ensure_ascii=False)
     sql(f"INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES ('{env['event_id']}', "
@@ -361,12 +361,12 @@ def fraud_notice_id(event_id):
     return str(uuid.UUID(bytes=bytes(b)))
 
 
-def revisit_event(case_id, unit, channel, disputed):
+def revisit_event(case_id, unit, channel, disputed, at=None):
     p = {"handling_round": 1, "attempt": 1, "channel": channel, "reached": True, "contact_verified": False,
          "result_true": True, "satisfaction": "satisfied", "sampled": False, "disputed_contact_ids": disputed}
     if unit:
         p["unit_id"] = unit
-    return emit(case_id, "case.revisit_recorded", p)
+    return emit(case_id, "case.revisit_recorded", p, at)
 
 
 f1 = make_case("370481", "resolved", U["U_TZ2"])
@@ -415,6 +415,32 @@ ev3 = revisit_event(f2, None, "phone", [str(uuid.uuid4())])
 check("an online self-rating that disputes it, or an event naming no unit → no notice",
       wait_sql(f"SELECT count(*) FROM consumed_events WHERE consumer = 'deadline-watcher' AND event_id IN ('{ev2}', '{ev3}')", 2, 30)
       and sql(f"SELECT count(*) FROM supervision_notices WHERE case_id = '{f2}'") == "0")
+
+# a call made when the year its reply window starts in has no calendar: the notice is not guessed
+# — the case is flagged with all it takes — and it is issued, from the call's instant, once the
+# year is loaded (here 2024, which no shipped file covers)
+f4 = make_case("420683", "resolved", U["U_ZY"])
+ev5 = revisit_event(f4, U["U_ZY"], "phone", [str(uuid.uuid4())], at=datetime.datetime(2024, 6, 3, 10, 0, tzinfo=CST))
+fid5 = fraud_notice_id(ev5)
+check("a fraud call whose reply window needs 2024 (no calendar) → flagged calendar_missing, no notice guessed",
+      wait_sql(f"SELECT count(*) FROM deadline_flags WHERE case_id = '{f4}' AND timer_kind = 'supervision_reply' AND "
+               f"problem = 'calendar_missing' AND year = 2024 AND resolved_at IS NULL AND facts->>'notice_id' = '{fid5}'", 1, 30)
+      and sql(f"SELECT count(*) FROM supervision_notices WHERE id = '{fid5}'") == "0")
+s, r, _ = call("PUT", "/v1/calendar/2024", T["T_OPERATOR"], cal_doc(2024, [
+    {"kind": "rest", "first": "2024-01-01", "name": "元旦"},
+    {"kind": "rest", "first": "2024-06-10", "name": "端午节"},
+    {"kind": "work", "first": "2024-09-29", "name": "国庆节调休上班"},
+    {"kind": "rest", "first": "2024-10-01", "last": "2024-10-07", "name": "国庆节"},
+    {"kind": "work", "first": "2024-10-12", "name": "国庆节调休上班"}], source="国务院办公厅关于2024年部分节假日安排的通知（节选）"))
+check("  … 2024 loaded → the notice issued at once under its id, dated at the call, 枣阳's level 2, flag resolved",
+      s == 201 and wait_sql(f"SELECT count(*) FROM supervision_notices WHERE id = '{fid5}' AND level = 2 AND "
+                            f"reason_code = 'fraud' AND source_event_id = '{ev5}' AND "
+                            f"issued_at = '2024-06-03T10:00:00+08:00' AND reply_due_at = '2024-06-11T23:59:59+08:00'", 1, 15)
+      and sql(f"SELECT count(*) FROM deadline_flags WHERE case_id = '{f4}' AND resolved_at IS NOT NULL") == "1"
+      and sql(f"SELECT count(*) FROM outbox WHERE payload::jsonb->>'type' = 'supervision.issued' AND "
+              f"payload::jsonb->'payload'->>'notice_id' = '{fid5}'") == "1", (s, r))
+check("  … its reply deadline (5 days from the call, moved off 端午 to 2024-06-11) long past: the reply clock fires at once, its lateness recorded",
+      wait_sql(f"SELECT count(*) FROM timers WHERE notice_id = '{fid5}' AND state = 'fired' AND lateness_ms > 0", 1, 15))
 
 # ---- the monthly review ------------------------------------------------------------------------------
 print("the monthly review (汕头: the 25th, 5 working days late):")
