@@ -790,6 +790,8 @@ static int field_encode(const event_field_t *f, const void *obj, json_t *into, c
     }
     case EVENT_FIELD_ID_LIST:
     case EVENT_FIELD_UUID_LIST:
+        if (!f->required && f->kind == EVENT_FIELD_UUID_LIST && CAT(obj, f->offset, event_uuid_list_t)->n == 0)
+            break;
         return set_new(into, f->name, list_encode(f, obj), path, err, errlen);
     case EVENT_FIELD_OBJECT: {
         json_t *o = json_object();
@@ -856,6 +858,10 @@ static int fields_encode(const event_field_t *fields, size_t n, const void *obj,
       .min = (lo), .max = (hi) }
 #define F_UUIDS(st, m, lo, hi)                                                                             \
     { MEMBER(st, m) + TYPED(st, m, event_uuid_list_t), .kind = EVENT_FIELD_UUID_LIST, .required = true,     \
+      .min = (lo), .max = (hi) }
+/* An optional list: absent in JSON when empty in C (so its minimum is at least 1). */
+#define F_UUIDS_OPT(st, m, lo, hi)                                                                         \
+    { MEMBER(st, m) + TYPED(st, m, event_uuid_list_t), .kind = EVENT_FIELD_UUID_LIST, .required = false,    \
       .min = (lo), .max = (hi) }
 #define F_OBJ(st, m, tbl) \
     { MEMBER(st, m), .kind = EVENT_FIELD_OBJECT, .required = true, .fields = (tbl), .nfields = JS_ARRAY_LEN(tbl) }
@@ -1026,6 +1032,8 @@ static const event_field_t case_revisit_recorded_fields[] = {
     F_ENUM(event_case_revisit_recorded_t, satisfaction, O, satisfaction_values),
     F_TEXT(event_case_revisit_recorded_t, unsatisfied_reason, O, 1, 500),
     F_BOOL(event_case_revisit_recorded_t, sampled),
+    F_ID(event_case_revisit_recorded_t, unit_id, O),
+    F_UUIDS_OPT(event_case_revisit_recorded_t, disputed_contact_ids, 1, 50),
 };
 
 static const event_field_t case_closed_fields[] = {
@@ -1174,6 +1182,11 @@ static int check_case_revisit_recorded(const void *payload, char *err, size_t er
     if (!unsatisfied && p->unsatisfied_reason != NULL) {
         err_set(err, errlen, "payload.unsatisfied_reason: only allowed when satisfaction is unsatisfied or "
                              "very_unsatisfied");
+        return -1;
+    }
+    if (p->disputed_contact_ids.n > 0 && !(p->reached && p->has_contact_verified && !p->contact_verified)) {
+        err_set(err, errlen, "payload.disputed_contact_ids: only allowed when reached is true and contact_verified "
+                             "is false");
         return -1;
     }
     return 0;

@@ -524,6 +524,8 @@ typedef struct { /* case.revisit_recorded */
     event_satisfaction_t satisfaction;
     char *unsatisfied_reason;                   /* optional, only when (very_)unsatisfied */
     bool sampled;
+    int64_t unit_id;                            /* optional (0 = absent): the unit revisited */
+    event_uuid_list_t disputed_contact_ids;     /* 0 or 1..50; only when reached and not verified */
 } event_case_revisit_recorded_t;
 
 typedef struct { /* case.closed */

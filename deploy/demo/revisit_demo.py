@@ -229,7 +229,7 @@ def show(key, what, s, r):
         extra = f"→ {r['escalated']['to_tier']} {r['escalated']['to_region_code']}, review form, " \
                 f"{'referral' if r.get('referral_id') else 'no referral'}"
     if r.get("notice"):
-        extra = f"notice level {r['notice']['level']} (reply by {r['notice']['reply_due_at'][:10]})"
+        extra = f"notice level {r['notice']['level']} requested of the deadline-watcher ({r['notice']['notice_id'][:8]}…)"
     if r.get("closed"):
         extra = (extra + " " if extra else "") + f"closed: {r['closed']['basis']}"
     rows.append((C[key]["no"], what, f"{r['outcome']:9} {extra}"))

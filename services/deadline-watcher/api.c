@@ -543,7 +543,13 @@ rollback:
     "coalesce(c.case_no, ''), n.reason_code, n.reason_text, " PG_RFC3339("n.issued_at") ", "                    \
     PG_RFC3339("n.reply_due_at") ", coalesce(" PG_RFC3339("n.replied_at") ", ''), coalesce(n.reply_text, ''), " \
     "n.in_bulletin, coalesce(iu.name, ''), coalesce(n.issued_by, 0), "                                          \
-    "coalesce((SELECT state FROM timers WHERE notice_id = n.id ORDER BY version DESC LIMIT 1), '')"
+    "coalesce((SELECT state FROM timers WHERE notice_id = n.id ORDER BY version DESC LIMIT 1), ''), "          \
+    "CASE WHEN cardinality(n.contact_ids) = 0 THEN '' ELSE coalesce((SELECT json_agg(json_build_object("       \
+    "'contact_record_id', e.payload->>'contact_record_id', 'contacted_at', e.payload->>'contacted_at', "        \
+    "'channel', e.payload->>'channel') ORDER BY e.occurred_at, e.event_id) FROM case_events e "                 \
+    "WHERE e.case_id = n.case_id AND e.type = 'case.contact_recorded' "                                         \
+    "AND e.payload->>'contact_record_id' = ANY (n.contact_ids::text[]))::text, '[]') END, "                     \
+    "coalesce(n.source_event_id::text, '')"
 #define NOTICE_FROM                                                                                        \
     " FROM supervision_notices n JOIN units u ON u.id = n.unit_id LEFT JOIN cases c ON c.id = n.case_id " \
     "LEFT JOIN units iu ON iu.id = n.issuer_unit_id"
@@ -567,6 +573,11 @@ static json_t *notice_json(PGresult *r, int i)
     if (PQgetvalue(r, i, 15)[0]) json_object_set_new(o, "issuer_name", json_string(PQgetvalue(r, i, 15)));
     long long by = strtoll(PQgetvalue(r, i, 16), NULL, 10);
     json_object_set_new(o, "issued_by", by ? json_integer(by) : json_string("deadline-watcher"));
+    if (PQgetvalue(r, i, 18)[0]) { /* a claimed contact that did not happen: the contacts in question */
+        json_t *c = json_loads(PQgetvalue(r, i, 18), 0, NULL);
+        json_object_set_new(o, "disputed_contacts", c ? c : json_array());
+    }
+    if (PQgetvalue(r, i, 19)[0]) json_object_set_new(o, "source_event_id", json_string(PQgetvalue(r, i, 19)));
     return o;
 }
 
@@ -703,8 +714,9 @@ rollback:
 /* ---- a unit's supervision ----------------------------------------------------------------------- */
 
 /* Reads unit {id}; replies 404 unless p may see it. */
+/* heads (may be NULL) receives the principal head's and the deputy head's names ("" unknown). */
 static int unit_for(http_req_t *req, watcher_t *w, const http_principal_t *p, long long *id, char name[256],
-                    char region[16])
+                    char region[16], char (*heads)[128])
 {
     if (!is_id(http_req_param(req, 0), id)) {
         http_reply_error(req, 404, "not_found", NULL, "no such unit");
@@ -714,7 +726,8 @@ static int unit_for(http_req_t *req, watcher_t *w, const http_principal_t *p, lo
     snprintf(ids, sizeof ids, "%lld", *id);
     const char *pa[] = {ids};
     PGresult *r = NULL;
-    if (pg_query(w->pg, "SELECT name, region_code FROM units WHERE id = $1::bigint", 1, pa, &r) != 0) {
+    if (pg_query(w->pg, "SELECT name, region_code, coalesce(head_name, ''), coalesce(deputy_name, '') FROM units "
+                        "WHERE id = $1::bigint", 1, pa, &r) != 0) {
         reply_db(req, w->pg, "unit read");
         return -1;
     }
@@ -725,6 +738,10 @@ static int unit_for(http_req_t *req, watcher_t *w, const http_principal_t *p, lo
     }
     snprintf(name, 256, "%s", PQgetvalue(r, 0, 0));
     snprintf(region, 16, "%s", PQgetvalue(r, 0, 1));
+    if (heads) {
+        snprintf(heads[0], 128, "%s", PQgetvalue(r, 0, 2));
+        snprintf(heads[1], 128, "%s", PQgetvalue(r, 0, 3));
+    }
     PQclear(r);
     return 0;
 }
@@ -734,8 +751,8 @@ static void h_unit_supervision(http_req_t *req, void *arg)
     watcher_t *w = arg;
     const http_principal_t *p = http_req_principal(req);
     long long id;
-    char name[256], region[16], ids[32];
-    if (unit_for(req, w, p, &id, name, region) != 0) return;
+    char name[256], region[16], ids[32], heads[2][128];
+    if (unit_for(req, w, p, &id, name, region, heads) != 0) return;
     snprintf(ids, sizeof ids, "%lld", id);
     const char *pa[] = {ids};
     PGresult *rn = NULL, *rc = NULL, *rr = NULL;
@@ -751,13 +768,27 @@ static void h_unit_supervision(http_req_t *req, void *arg)
         reply_db(req, w->pg, "unit supervision");
         return;
     }
-    json_t *notices = json_array(), *cards = json_array();
-    int levels[4] = {0}, yellow = 0, red = 0, open = 0;
+    /* Interviews (约谈), whatever brought them: a level-3 notice (约谈通知书: fraud, violations,
+     * dereliction, retaliation — seed 001), or a card (seed 004: two yellows in a row → red and
+     * the working group interviews the deputy head; two reds in a row → a city leader the
+     * principal head). Seed 004 prescribes no written notice for a card's interview, so a card
+     * issues no notice row; it is listed here as the interview it is, newest first with the
+     * notices' ones. */
+    json_t *notices = json_array(), *cards = json_array(), *interviews = json_array();
+    int levels[4] = {0}, yellow = 0, red = 0, open = 0, card_interviews = 0;
     for (int i = 0; i < PQntuples(rn); i++) {
         json_t *o = notice_json(rn, i);
         int lv = atoi(PQgetvalue(rn, i, 2));
         if (lv >= 1 && lv <= 3) levels[lv]++;
         if (!PQgetvalue(rn, i, 12)[0]) open++;
+        if (lv == 3) {
+            json_t *iv = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "source", "notice", "notice_id", PQgetvalue(rn, i, 0),
+                                   "notice_no", PQgetvalue(rn, i, 1), "reason_code", PQgetvalue(rn, i, 8), "interviewer",
+                                   "working_group", "issued_at", PQgetvalue(rn, i, 10), "replied",
+                                   PQgetvalue(rn, i, 12)[0] != '\0');
+            if (PQgetvalue(rn, i, 6)[0]) json_object_set_new(iv, "case_id", json_string(PQgetvalue(rn, i, 6)));
+            json_array_append_new(interviews, iv);
+        }
         json_array_append_new(notices, o);
     }
     for (int i = 0; i < PQntuples(rc); i++) {
@@ -767,13 +798,38 @@ static void h_unit_supervision(http_req_t *req, void *arg)
         if (PQgetvalue(rc, i, 6)[0]) json_object_set_new(o, "case_id", json_string(PQgetvalue(rc, i, 6)));
         if (!strcmp(PQgetvalue(rc, i, 1), "red")) red++;
         else yellow++;
+        const char *of = PQgetvalue(rc, i, 3);
+        if (strcmp(of, "none") != 0) {
+            bool principal = !strcmp(of, "principal_head");
+            json_t *iv = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "source", "card", "card_id", PQgetvalue(rc, i, 0),
+                                   "interview_of", of, "interviewer", principal ? "government_leader" : "working_group",
+                                   "reason_code", PQgetvalue(rc, i, 4), "consecutive", atoi(PQgetvalue(rc, i, 2)),
+                                   "issued_at", PQgetvalue(rc, i, 7));
+            if (heads[principal ? 0 : 1][0])
+                json_object_set_new(iv, "interviewee", json_string(heads[principal ? 0 : 1]));
+            if (PQgetvalue(rc, i, 6)[0]) json_object_set_new(iv, "case_id", json_string(PQgetvalue(rc, i, 6)));
+            json_array_append_new(interviews, iv);
+            card_interviews++;
+        }
         json_array_append_new(cards, o);
     }
-    json_t *out = json_pack("{s:{s:I,s:s,s:s},s:{s:i,s:i,s:i,s:i,s:i,s:i},s:{s:i,s:i},s:o,s:o}", "unit", "id", (json_int_t)id,
-                            "name", name, "region_code", region, "summary", "reminders", levels[1], "rectifications",
-                            levels[2], "interviews", levels[3], "unreplied", open, "yellow_cards", yellow, "red_cards", red,
-                            "runs", "yellow_in_a_row", atoi(PQgetvalue(rr, 0, 0)), "red_in_a_row", atoi(PQgetvalue(rr, 0, 1)),
-                            "notices", notices, "cards", cards);
+    /* newest first across both sources (RFC 3339 in one offset sorts as text) */
+    size_t ni = json_array_size(interviews);
+    for (size_t a = 1; a < ni; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *x = json_array_get(interviews, b - 1), *y = json_array_get(interviews, b);
+            if (strcmp(json_string_value(json_object_get(x, "issued_at")), json_string_value(json_object_get(y, "issued_at"))) >= 0)
+                break;
+            json_incref(x);
+            json_array_set(interviews, b - 1, y);
+            json_array_set_new(interviews, b, x);
+        }
+    json_t *out = json_pack("{s:{s:I,s:s,s:s},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:{s:i,s:i},s:o,s:o,s:o}", "unit", "id",
+                            (json_int_t)id, "name", name, "region_code", region, "summary", "reminders", levels[1],
+                            "rectifications", levels[2], "interviews", levels[3], "card_interviews", card_interviews,
+                            "unreplied", open, "yellow_cards", yellow, "red_cards", red, "runs", "yellow_in_a_row",
+                            atoi(PQgetvalue(rr, 0, 0)), "red_in_a_row", atoi(PQgetvalue(rr, 0, 1)), "notices", notices,
+                            "cards", cards, "interviews", interviews);
     PQclear(rn);
     PQclear(rc);
     PQclear(rr);
@@ -812,7 +868,7 @@ static void h_unit_issue(http_req_t *req, void *arg)
     }
     long long id;
     char name[256], region[16];
-    if (unit_for(req, w, p, &id, name, region) != 0) {
+    if (unit_for(req, w, p, &id, name, region, NULL) != 0) {
         json_decref(body);
         return;
     }

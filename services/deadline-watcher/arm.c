@@ -22,6 +22,7 @@
 
 #include "deadline.h"
 #include "log.h"
+#include "supnotice.h"
 #include "watcher.h"
 
 /* ---- schedule changes after commit ----------------------------------------------------------- */
@@ -535,7 +536,8 @@ static int notice_exists(actx_t *x, const char *case_id, const char *reason, boo
     return 0;
 }
 
-static int issue(actx_t *x, wnotice_t *n)
+/* Issues n in the consumer's transaction as actor (NULL: the watcher itself). */
+static int issue_as(actx_t *x, wnotice_t *n, const event_actor_t *by)
 {
     wout_t *out = wout_new();
     char id[37];
@@ -545,8 +547,12 @@ static int issue(actx_t *x, wnotice_t *n)
         snprintf(x->err, x->errlen, "out of memory");
         return -1;
     }
-    actor.role = EVENT_ROLE_SYSTEM;
-    snprintf(actor.name, sizeof actor.name, "deadline-watcher");
+    if (by) {
+        actor = *by;
+    } else {
+        actor.role = EVENT_ROLE_SYSTEM;
+        snprintf(actor.name, sizeof actor.name, "deadline-watcher");
+    }
     int rc = watcher_notice_issue(x->w, x->pg, out, n, &actor, id, &issued, &input, x->err, x->errlen);
     if (rc != 0 && input) {
         LOGW("supervision notice not issued", LF_STR("case_id", n->case_id ? n->case_id : ""), LF_STR("error", x->err));
@@ -558,6 +564,11 @@ static int issue(actx_t *x, wnotice_t *n)
     }
     wout_free(out);
     return rc;
+}
+
+static int issue(actx_t *x, wnotice_t *n)
+{
+    return issue_as(x, n, NULL);
 }
 
 static int on_redo(actx_t *x)
@@ -588,6 +599,45 @@ static int on_redo(actx_t *x)
         }
     }
     return 0;
+}
+
+/* A claimed contact that did not happen (seed 004 二(五)3 未与企业沟通回复却反馈为已沟通; seed 001
+ * 二(七) 弄虚作假 → 约谈通知书), found by a supervisor's revisit call: the notice, issued here
+ * as every notice is, once per call — its id is derived from the call's event id
+ * (common/supnotice.c), so the revisit can name it to its caller and a second delivery of
+ * the event (a relay that resent it, a lost dedup row) inserts nothing. An online self-rating
+ * that denies the contact only asks a supervisor to call: no notice on a form alone. */
+static int on_revisit(actx_t *x)
+{
+    const event_case_revisit_recorded_t *p = &x->ev->payload.case_revisit_recorded;
+    if (p->reached && disarm(x, TIMER_REVISIT_BY, false) != 0) return -1;
+    if (p->disputed_contact_ids.n == 0 || p->channel == EVENT_REVISIT_ONLINE_RATING) return 0;
+    if (p->unit_id <= 0) {
+        LOGW("fraud notice not issued: the revisit names no unit", LF_STR("case_id", x->c->id),
+             LF_STR("event_id", x->ev->event_id));
+        return 0;
+    }
+    if (x->c->profile == NULL) return 0; /* flagged profile_missing by the caller */
+    char nid[EVENT_UUID_SIZE];
+    if (supnotice_fraud_id(x->ev->event_id, nid) != 0) {
+        snprintf(x->err, x->errlen, "event id %s is not a UUID", x->ev->event_id);
+        return -1;
+    }
+    int level = supnotice_fraud_level(x->c->profile);
+    char text[500];
+    snprintf(text, sizeof text,
+             "贵单位在办理编号%s企业诉求时，记录的%zu次与企业联系经回访核实并未发生，属未与企业沟通却反馈为已沟通的"
+             "虚假信息，现予以%s，请于回复期限内书面说明情况并整改。",
+             x->c->case_no, p->disputed_contact_ids.n, level == 3 ? "约谈督办" : "挂牌督办");
+    /* issued at the call (its occurred_at): the reply window runs from the finding, however
+     * long the event took to arrive; never later than now (a producer's clock ahead of ours) */
+    int64_t now = watcher_now_ms();
+    wnotice_t n = {.level = level, .unit_id = p->unit_id, .case_id = x->c->id, .reason = EVENT_SUPERVISION_FRAUD,
+                   .reason_text = text, .issued_by = x->ev->actor.principal_id,
+                   .issued_ms = x->at_ms > 0 && x->at_ms < now ? x->at_ms : now,
+                   .in_bulletin = level >= 2 && x->c->profile->sup_rectify_in_bulletin, .notice_id = nid,
+                   .source_event_id = x->ev->event_id, .contact_ids = &p->disputed_contact_ids};
+    return issue_as(x, &n, &x->ev->actor);
 }
 
 static int on_duplicate(actx_t *x)
@@ -660,7 +710,7 @@ static int apply(actx_t *x)
         return arm_at(x, TIMER_REVISIT_BY, due, 0, POLICY_UNIT_WORKING_DAYS);
     }
     case EVENT_CASE_REVISIT_RECORDED:
-        return ev->payload.case_revisit_recorded.reached ? disarm(x, TIMER_REVISIT_BY, false) : 0;
+        return on_revisit(x);
     case EVENT_CASE_REDO_ORDERED:
         return on_redo(x);
     case EVENT_CASE_DUPLICATE:
@@ -681,6 +731,14 @@ static bool needs_profile(event_type_t t)
     return t == EVENT_CASE_DISPATCHED || t == EVENT_CASE_SIGNED || t == EVENT_CASE_PROGRESS_NOTED ||
            t == EVENT_CASE_RESULT_SUBMITTED || t == EVENT_CASE_REDO_ORDERED ||
            t == EVENT_CASE_DEADLINE_AGREED || t == EVENT_CASE_EXTENSION_DECIDED;
+}
+
+/* A supervisor's revisit call that found a claimed contact did not happen needs it too. */
+static bool needs_profile_ev(const event_t *ev)
+{
+    const event_case_revisit_recorded_t *r = &ev->payload.case_revisit_recorded;
+    return needs_profile(ev->type) || (ev->type == EVENT_CASE_REVISIT_RECORDED && r->disputed_contact_ids.n > 0 &&
+                                       r->channel != EVENT_REVISIT_ONLINE_RATING);
 }
 
 kcons_result_t watcher_on_event(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id,
@@ -712,7 +770,7 @@ kcons_result_t watcher_on_event(void *arg, pg_t *pg, const rd_kafka_message_t *m
     }
     char perr[256];
     c.profile = watcher_profile(w, c.region, perr, sizeof perr);
-    if (c.profile == NULL && needs_profile(ev.type)) {
+    if (c.profile == NULL && needs_profile_ev(&ev)) {
         json_t *facts = json_pack("{s:s,s:s}", "event_id", ev.event_id, "type", event_type_name(ev.type));
         if (watcher_flag(w, pg, c.id, NULL, TIMER_RESOLVE_BY, "profile_missing", 0, perr, facts) != 0) {
             snprintf(err, errlen, "%s", pg->err);
@@ -757,6 +815,8 @@ static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case
         c.profile = watcher_profile(w, c.region, msg, msglen);
         if (c.profile == NULL) return 1;
     }
+    if (!strcmp(op, "notice")) /* a notice whose reply deadline needed the year */
+        return watcher_notice_retry(w, pg, facts, msg, msglen);
     int64_t from = json_integer_value(json_object_get(facts, "from_ms"));
     long long unit_id = json_integer_value(json_object_get(facts, "unit_id"));
     if (!strcmp(op, "warn")) {

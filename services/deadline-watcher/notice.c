@@ -156,6 +156,31 @@ char *watcher_notice_html(const json_t *n)
         sb_str(&b, "尚未反馈");
     }
     sb_str(&b, "</td></tr>\n");
+    const json_t *dc = json_object_get(n, "disputed_contacts");
+    if (json_array_size(dc) > 0) {
+        /* the unit's own contact records that the revisit found never happened (seed 004) */
+        static const char *const ch[][2] = {{"phone", "电话"}, {"sms", "短信"}, {"field_visit", "上门走访"},
+                                            {"video", "视频"}, {"in_person", "当面"}, {"email", "电子邮件"},
+                                            {"online_message", "在线留言"}};
+        sb_str(&b, "<tr><th>经回访核实未发生的联系记录</th><td colspan=\"3\">");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(dc, i, c) {
+            char when[64];
+            const char *chan = jstr(c, "channel");
+            for (size_t k = 0; k < sizeof ch / sizeof ch[0]; k++)
+                if (!strcmp(chan, ch[k][0])) chan = ch[k][1];
+            cn_date(jstr(c, "contacted_at"), when, sizeof when, 1);
+            if (i) sb_str(&b, "<br>");
+            sb_esc(&b, when);
+            sb_str(&b, " ");
+            sb_esc(&b, chan);
+            sb_str(&b, "（记录号 ");
+            sb_esc(&b, jstr(c, "contact_record_id"));
+            sb_str(&b, "）");
+        }
+        sb_str(&b, "</td></tr>\n");
+    }
     if (json_is_true(json_object_get(n, "in_bulletin"))) sb_str(&b, "<tr><th>通报</th><td colspan=\"3\">列入月度监测通报</td></tr>\n");
     sb_str(&b, "</table>\n</body>\n</html>\n");
     if (b.failed) {

@@ -218,10 +218,24 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     int64_t now = n->issued_ms > 0 ? n->issued_ms : watcher_now_ms();
     deadline_input_t in = {.cal = w->cal, .region = region, .profile = p, .window = win, .from_ms = now};
     deadline_result_t dr;
+    static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
+                                          "repeated_unsatisfied", "improper_closing", "fraud", "violation",
+                                          "dereliction", "rule_breach", "retaliation"};
     if (deadline_compute(&in, &dr, err, errlen) != 0) {
+        /* never guessed: the flag keeps all it takes to issue the notice once the year is
+         * loaded (watcher_notice_retry), from the same instant */
         int year = calendar_error_year(err);
-        json_t *facts = json_pack("{s:s,s:I,s:s?,s:i,s:s}", "op", "notice", "unit_id", (json_int_t)n->unit_id,
-                                  "case_id", n->case_id, "level", n->level, "reason_text", n->reason_text);
+        json_t *facts = json_pack("{s:s,s:s,s:I,s:s?,s:i,s:s,s:s,s:I,s:I,s:I,s:b,s:s?,s:s?}", "op", "notice", "kind",
+                                  "supervision_reply", "unit_id", (json_int_t)n->unit_id, "case_id", n->case_id, "level",
+                                  n->level, "reason", reasons[n->reason], "reason_text", n->reason_text, "issued_by",
+                                  (json_int_t)n->issued_by, "source_timer_id", (json_int_t)n->source_timer_id,
+                                  "issued_ms", (json_int_t)now, "in_bulletin", n->in_bulletin, "notice_id",
+                                  n->notice_id, "source_event_id", n->source_event_id);
+        if (facts && n->contact_ids && n->contact_ids->n) {
+            json_t *ids = json_array();
+            for (size_t i = 0; i < n->contact_ids->n; i++) json_array_append_new(ids, json_string(n->contact_ids->items[i]));
+            json_object_set_new(facts, "contact_ids", ids);
+        }
         if (watcher_flag(w, pg, n->case_id, NULL, TIMER_SUPERVISION_REPLY, year ? "calendar_missing" : "uncomputable",
                          year, err, facts) != 0)
             goto db;
@@ -239,7 +253,9 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     ev.unit_id = n->unit_id;
     if (n->case_id) snprintf(ev.case_id, sizeof ev.case_id, "%s", n->case_id);
     event_supervision_issued_t *sp = &ev.payload.supervision_issued;
-    if (event_uuid_new(sp->notice_id) != 0) {
+    if (n->notice_id) {
+        snprintf(sp->notice_id, sizeof sp->notice_id, "%s", n->notice_id);
+    } else if (event_uuid_new(sp->notice_id) != 0) {
         snprintf(err, errlen, "no random bytes for a notice id");
         return -1;
     }
@@ -256,21 +272,33 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     snprintf(iss, sizeof iss, "%lld", issuer);
     snprintf(src, sizeof src, "%lld", n->source_timer_id);
     deadline_time_format(now, at, sizeof at);
-    static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
-                                          "repeated_unsatisfied", "improper_closing", "fraud", "violation",
-                                          "dereliction", "rule_breach", "retaliation"};
+    pg_array_t contacts = {0};
+    pg_array_start(&contacts);
+    for (size_t i = 0; n->contact_ids && i < n->contact_ids->n; i++) pg_array_add(&contacts, n->contact_ids->items[i]);
+    pg_array_end(&contacts);
+    if (contacts.oom) {
+        free(contacts.s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     const char *pi[] = {sp->notice_id, lv, us, n->case_id, reasons[n->reason], n->reason_text, sp->reply_due_at,
                         n->in_bulletin ? "true" : "false", n->issued_by ? by : NULL, issuer ? iss : NULL,
-                        n->source_timer_id ? src : NULL, at};
+                        n->source_timer_id ? src : NULL, at, contacts.s, n->source_event_id};
+    /* no conflict target: a breach that fired again (source_timer_id, level), an event
+     * delivered again (source_event_id) and a derived id seen again all issue nothing */
     if (pg_query(pg,
                  "INSERT INTO supervision_notices (id, notice_no, level, unit_id, case_id, reason_code, reason_text, "
-                 "reply_due_at, in_bulletin, issued_by, issuer_unit_id, source_timer_id, issued_at) VALUES ($1::uuid, "
+                 "reply_due_at, in_bulletin, issued_by, issuer_unit_id, source_timer_id, issued_at, contact_ids, "
+                 "source_event_id) VALUES ($1::uuid, "
                  "'DB-' || to_char($12::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY') || '-' || "
                  "lpad(nextval('supervision_notice_seq')::text, 6, '0'), $2::smallint, $3::bigint, $4::uuid, $5, $6, "
-                 "$7::timestamptz, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::timestamptz) "
-                 "ON CONFLICT (source_timer_id, level) DO NOTHING RETURNING notice_no",
-                 12, pi, &r) != 0)
+                 "$7::timestamptz, $8::boolean, $9::bigint, $10::bigint, $11::bigint, $12::timestamptz, $13::uuid[], "
+                 "$14::uuid) ON CONFLICT DO NOTHING RETURNING notice_no",
+                 14, pi, &r) != 0) {
+        free(contacts.s);
         goto db;
+    }
+    free(contacts.s);
     int fresh = PQntuples(r) == 1;
     PQclear(r);
     r = NULL;
@@ -292,6 +320,56 @@ db:
     snprintf(err, errlen, "%s", pg->err);
     PQclear(r);
     return -1;
+}
+
+int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg, size_t msglen)
+{
+    static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
+                                          "repeated_unsatisfied", "improper_closing", "fraud", "violation",
+                                          "dereliction", "rule_breach", "retaliation"};
+    const char *reason = json_string_value(json_object_get(facts, "reason"));
+    event_supervision_reason_t rc_ = EVENT_SUPERVISION_UNSET;
+    for (size_t i = 1; reason && i < sizeof reasons / sizeof reasons[0]; i++)
+        if (!strcmp(reason, reasons[i])) rc_ = (event_supervision_reason_t)i;
+    const json_t *ids = json_object_get(facts, "contact_ids");
+    char items[50][EVENT_UUID_SIZE];
+    event_uuid_list_t contacts = {items, 0};
+    for (size_t i = 0; i < json_array_size(ids) && i < 50; i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        if (id) snprintf(items[contacts.n++], EVENT_UUID_SIZE, "%s", id);
+    }
+    wnotice_t n = {.level = (int)json_integer_value(json_object_get(facts, "level")),
+                   .unit_id = json_integer_value(json_object_get(facts, "unit_id")),
+                   .case_id = json_string_value(json_object_get(facts, "case_id")),
+                   .reason = rc_,
+                   .reason_text = json_string_value(json_object_get(facts, "reason_text")),
+                   .issued_by = json_integer_value(json_object_get(facts, "issued_by")),
+                   .source_timer_id = json_integer_value(json_object_get(facts, "source_timer_id")),
+                   .in_bulletin = json_is_true(json_object_get(facts, "in_bulletin")),
+                   .issued_ms = json_integer_value(json_object_get(facts, "issued_ms")),
+                   .notice_id = json_string_value(json_object_get(facts, "notice_id")),
+                   .source_event_id = json_string_value(json_object_get(facts, "source_event_id")),
+                   .contact_ids = contacts.n ? &contacts : NULL};
+    if (rc_ == EVENT_SUPERVISION_UNSET || n.level < 1 || n.level > 3 || n.unit_id <= 0 || n.reason_text == NULL) {
+        snprintf(msg, msglen, "notice facts not understood");
+        return 1;
+    }
+    event_actor_t actor = {.principal_id = 0, .role = EVENT_ROLE_SYSTEM};
+    snprintf(actor.name, sizeof actor.name, "deadline-watcher");
+    wout_t *out = wout_new();
+    bool issued = false, input = false;
+    if (out == NULL) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    int rc = watcher_notice_issue(w, pg, out, &n, &actor, NULL, &issued, &input, msg, msglen);
+    if (rc != 0) rc = input ? 1 : -1;
+    else if (wout_write(out, pg) != 0) rc = -1;
+    wout_free(out);
+    if (rc == 0)
+        LOGI("supervision notice issued after the calendar was loaded", LF_STR("case_id", n.case_id ? n.case_id : ""),
+             LF_INT("unit_id", n.unit_id), LF_INT("level", n.level), LF_STR("reason", reason));
+    return rc;
 }
 
 /* ---- consequences of a breach ----------------------------------------------------------------- */

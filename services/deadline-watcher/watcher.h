@@ -162,15 +162,23 @@ typedef struct {
     long long source_timer_id; /* 0 = none */
     bool in_bulletin;
     int64_t issued_ms;         /* 0 = now; a breach's notices carry the batch's instant */
+    const char *notice_id;     /* NULL = a new random id; else this one (a derived id) */
+    const char *source_event_id; /* the event that caused it, when no timer did; may be NULL */
+    const event_uuid_list_t *contact_ids; /* fraud: the contacts that did not happen; may be NULL */
 } wnotice_t;
 
 /* Issues a supervision notice in the caller's transaction: the row, supervision.issued in out,
  * the reply clock. id_out (37 bytes, may be NULL) receives its id; *issued = false when the
- * same breach already issued one at this level. -1 on a database error, or with *input_error
- * (unknown unit, no calendar for the reply window) and err. */
+ * same breach (or the same source event, or the same id) already issued one. -1 on a database
+ * error, or with *input_error (unknown unit, no calendar for the reply window) and err. */
 int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n,
                          const event_actor_t *actor, char *id_out, bool *issued,
                          bool *input_error, char *err, size_t errlen) JS_MUST_CHECK;
+
+/* Issues the notice a calendar_missing flag (op "notice") describes, in the caller's open
+ * transaction, once the year is loaded: 0 issued (or issued meanwhile), 1 still not possible
+ * (msg says why), -1 database. */
+int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg, size_t msglen) JS_MUST_CHECK;
 
 /* What a breach leads to beyond its own event: reminders, rectification, cards. Runs in the
  * firing transaction. case_no may be "" (a notice's clock). */

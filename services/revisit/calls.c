@@ -17,9 +17,11 @@
  *   case re-enters handling for its next round and goes up a tier in the same transaction),
  *   complexity complex, the unit released, an unsatisfied review form requested and, where the
  *   unit was at fault and the profile refers leads, a discipline referral;
- *   a claimed contact that did not happen (recorded by a supervisor) → a supervision notice
- *   (supervision.issued, level 3 where the profile has interviews) on jiesu.unit-events, a
- *   bulletin entry and, where the profile refers leads, a discipline referral.
+ *   a claimed contact that did not happen (recorded by a supervisor) → case.revisit_recorded
+ *   carries the unit and the disputed contacts, and the deadline watcher issues the supervision
+ *   notice from it (level 3 where the profile has interviews; its id derived from the call's,
+ *   common/supnotice.c, and told to the caller); here a bulletin entry and, where the profile
+ *   refers leads, a discipline referral.
  *
  * Nothing is written for bad input: the body is validated before the transaction, and a rating
  * that is not on the region's scale or a disputed contact the unit never recorded rolls it
@@ -38,6 +40,7 @@
 #include "ratelimit.h"
 #include "reqval.h"
 #include "revisit.h"
+#include "supnotice.h"
 
 /* ---- input ------------------------------------------------------------------------------- */
 
@@ -292,59 +295,23 @@ static int referral(rec_t *x, const char *call_id, const char *basis, const char
     return 0;
 }
 
-/* The notice for a claimed contact that did not happen (seed 004 二(五)3; seed 001 level 3). */
-static int fraud_notice(rec_t *x, const char *call_id, json_t *fraud_ids)
+/* A claimed contact that did not happen (seed 004 二(五)3; seed 001 level 3): the notice is
+ * issued by the deadline watcher — the one issuer of notice rows, which also keeps its reply
+ * clock — when it consumes this call's case.revisit_recorded (which carries the unit and the
+ * disputed contacts). Here the caller only learns what is coming: the level the profile gives
+ * and the notice's id, derived from the call's id by the rule both daemons share. */
+static int fraud_notice(rec_t *x, const char *call_id)
 {
-    revisit_t *rv = x->rv;
-    if (x->task.unit_id <= 0) return 0;
-    event_t ev;
-    if (event_init(&ev, EVENT_SUPERVISION_ISSUED) != 0) return refuse(x, 500, "internal", NULL, "no random bytes");
-    rvs_actor(&ev, x->in->who);
-    event_supervision_issued_t *s = &ev.payload.supervision_issued;
-    if (event_uuid_new(s->notice_id) != 0) return refuse(x, 500, "internal", NULL, "no random bytes");
-    int level = rvs_fraud_notice_level(x->prof);
-    s->level = level;
-    s->unit_id = x->task.unit_id;
-    ev.unit_id = x->task.unit_id;
-    snprintf(s->case_id, sizeof s->case_id, "%s", x->cs.c.id);
-    snprintf(ev.case_id, sizeof ev.case_id, "%s", x->cs.c.id);
-    s->reason_code = EVENT_SUPERVISION_FRAUD;
-    char text[600];
-    snprintf(text, sizeof text,
-             "贵单位在办理编号%s企业诉求时，记录的%zu次与企业联系经回访核实并未发生，属未与企业沟通却反馈为已沟通的虚假信息，现予以%s。",
-             x->cs.c.case_no, json_array_size(fraud_ids), level == 3 ? "约谈督办" : "挂牌督办");
-    s->reason_text = text;
-    policy_window_t w = x->prof->sup_notice_reply;
-    if (w.unit == POLICY_UNIT_NONE) w = (policy_window_t){POLICY_UNIT_DAYS, (int)rv->cfg->notice_reply_days, 0, 0};
-    int64_t now = rvs_now_ms(), due = 0;
-    char perr[256];
-    if (rvs_due(rv, x->cs.c.region_code, x->prof, &w, now, &due, perr, sizeof perr) != 0)
-        due = now + (int64_t)rv->cfg->notice_reply_days * 86400000; /* hours of the reply are clock hours */
-    rvs_time_str(due, s->reply_due_at);
-    char lvl[16], unit[32], *ids = json_dumps(fraud_ids, JSON_COMPACT), pid[32];
-    snprintf(lvl, sizeof lvl, "%d", level);
-    snprintf(unit, sizeof unit, "%lld", x->task.unit_id);
-    snprintf(pid, sizeof pid, "%lld", x->in->who ? x->in->who->id : 0);
-    const char *pa[] = {s->notice_id, x->cs.c.id, unit, call_id, lvl, text, ids, s->reply_due_at,
-                        x->in->who ? pid : NULL};
-    int rc = ids == NULL ? -1
-                         : pg_query(x->pg,
-                                    "INSERT INTO revisit_fraud_notices (id, case_id, unit_id, call_id, level, "
-                                    "reason_text, contact_ids, reply_due_at, issued_by) VALUES ($1::uuid, $2::uuid, "
-                                    "$3::bigint, $4::uuid, $5::smallint, left($6, 500), "
-                                    "ARRAY(SELECT jsonb_array_elements_text($7::jsonb))::uuid[], $8::timestamptz, "
-                                    "$9::bigint)",
-                                    9, pa, NULL);
-    free(ids);
-    if (rc != 0) return db(x);
-    /* 500 characters at most in the contract: the text above stays well inside */
-    if (rvs_outbox_event(x->pg, &ev, x->err, sizeof x->err) != 0)
-        return x->pg->last_class == PG_OK ? refuse(x, 500, "internal", NULL, "%s", x->err) : db(x);
-    json_object_set_new(x->reply, "notice", json_pack("{s:s,s:i,s:s}", "notice_id", s->notice_id, "level", level,
-                                                      "reply_due_at", s->reply_due_at));
-    metric_inc(rv->m_fraud);
-    LOGI("supervision notice for a claimed contact that did not happen", LF_STR("case_id", x->cs.c.id),
-         LF_INT("unit_id", x->task.unit_id), LF_INT("level", level));
+    if (x->task.unit_id <= 0) return 0; /* nobody to supervise (answered at once) */
+    char nid[EVENT_UUID_SIZE];
+    if (supnotice_fraud_id(call_id, nid) != 0) return refuse(x, 500, "internal", NULL, "call id is not a UUID");
+    int level = supnotice_fraud_level(x->prof);
+    json_object_set_new(x->reply, "notice", json_pack("{s:s,s:i,s:s,s:I,s:s,s:s}", "notice_id", nid, "level", level,
+                                                      "reason_code", "fraud", "unit_id", (json_int_t)x->task.unit_id,
+                                                      "state", "requested", "issued_by", "deadline-watcher"));
+    metric_inc(x->rv->m_fraud);
+    LOGI("claimed contact that did not happen: supervision notice requested", LF_STR("case_id", x->cs.c.id),
+         LF_INT("unit_id", x->task.unit_id), LF_INT("level", level), LF_STR("notice_id", nid));
     return 0;
 }
 
@@ -602,6 +569,7 @@ static int record(rec_t *x)
     };
     rvs_decision_t d = rvs_decide(&f);
     int rc = -1;
+    char (*disputed_items)[EVENT_UUID_SIZE] = NULL;
 
     /* 1. the revisit itself */
     event_t ev;
@@ -624,6 +592,21 @@ static int record(rec_t *x)
                   : !strcmp(in->channel, "field_visit") ? EVENT_REVISIT_FIELD_VISIT : EVENT_REVISIT_PHONE;
     rr->reached = in->reached;
     rr->sampled = !routine;
+    if (t->unit_id > 0) rr->unit_id = t->unit_id;
+    if (in->reached && json_array_size(fraud_ids) > 0) {
+        /* the claims the enterprise disowns travel with the event: the watcher's notice
+         * names them (at most the contract's 50: a flat denial disowns every claim) */
+        size_t n = json_array_size(fraud_ids) < 50 ? json_array_size(fraud_ids) : 50;
+        disputed_items = calloc(n, EVENT_UUID_SIZE);
+        if (disputed_items == NULL) {
+            refuse(x, 500, "internal", NULL, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            snprintf(disputed_items[i], EVENT_UUID_SIZE, "%s", json_string_value(json_array_get(fraud_ids, i)));
+        rr->disputed_contact_ids.items = disputed_items; /* borrowed; freed below, ev is never cleared */
+        rr->disputed_contact_ids.n = n;
+    }
     if (in->reached) {
         rr->has_contact_verified = rr->has_result_true = true;
         rr->contact_verified = f.contact.verified;
@@ -697,7 +680,7 @@ static int record(rec_t *x)
     metric_inc(x->rv->m_calls);
 
     /* 2. a claimed contact that did not happen */
-    if (d.fraud_notice && (fraud_notice(x, call_id, fraud_ids) != 0 || bulletin(x, call_id, "contact_fraud") != 0))
+    if (d.fraud_notice && (fraud_notice(x, call_id) != 0 || bulletin(x, call_id, "contact_fraud") != 0))
         goto out;
     /* 3. leads for discipline inspection, where the profile refers them */
     const char *basis = NULL;
@@ -785,6 +768,7 @@ static int record(rec_t *x)
     json_decref(summary);
     rc = 0;
 out:
+    free(disputed_items);
     json_decref(fraud_ids);
     return rc;
 }

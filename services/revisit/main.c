@@ -38,8 +38,6 @@ static const cfg_entry_t revisit_entries[] = {
      "self-rating attempts per case number per hour; more get 429"},
     {"redo_agreed_wd", CFG_INT, CFG_OFF(revisit_config_t, redo_agreed_wd), "5", 1, 250,
      "redo window in working days when the profile says 'original' and the case's window was agreed"},
-    {"notice_reply_days", CFG_INT, CFG_OFF(revisit_config_t, notice_reply_days), "5", 1, 60,
-     "reply window (calendar days) of a fraud notice where the profile sets none (seed 003: 5日内)"},
 };
 
 static const cfg_table_t revisit_table = {revisit_entries, JS_ARRAY_LEN(revisit_entries)};
@@ -73,7 +71,7 @@ static int revisit_start(daemon_t *d, void *arg)
     rv->m_redo = metrics_counter(m, "jiesu_revisit_redo_total", NULL, "cases sent back for another handling");
     rv->m_escalated = metrics_counter(m, "jiesu_revisit_escalated_total", NULL, "cases escalated unsatisfied again");
     rv->m_fraud = metrics_counter(m, "jiesu_revisit_fraud_notices_total", NULL,
-                                  "supervision notices for claimed contacts that did not happen");
+                                  "claimed contacts that did not happen, a supervision notice requested of the watcher for each");
     rv->m_referrals = metrics_counter(m, "jiesu_revisit_referrals_total", NULL, "leads referred to discipline inspection");
     rv->m_self_ratings = metrics_counter(m, "jiesu_revisit_self_ratings_total", NULL, "online self-ratings recorded");
     rv->m_throttled = metrics_counter(m, "jiesu_revisit_self_rating_throttled_total", NULL, "self-ratings refused with 429");

@@ -36,7 +36,6 @@ typedef struct {
     long self_rating_per_min;   /* self-ratings per client address per minute */
     long self_rating_per_case;  /* self-rating attempts per case number per hour */
     long redo_agreed_wd;        /* redo window when the original one was agreed per case */
-    long notice_reply_days;     /* reply window of a fraud notice without a profile window */
     bool lookback_job;          /* draw last month's look-back samples by itself */
     bool archive_job;           /* archive due cases by itself */
 } revisit_config_t;

@@ -4,6 +4,8 @@
  */
 #include "rules.h"
 
+#include "supnotice.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +186,7 @@ bool rvs_referral_due(const policy_t *p, const rvs_decision_t *d, bool fraud, rv
 
 int rvs_fraud_notice_level(const policy_t *p)
 {
-    return p->sup_interview ? 3 : 2;
+    return supnotice_fraud_level(p);
 }
 
 int rvs_escalation_tier(int tier)

@@ -22,6 +22,7 @@
 #include "deadline.h"
 #include "log.h"
 #include "revisit.h"
+#include "supnotice.h"
 
 /* ---- the consumer ---------------------------------------------------------------------- */
 
@@ -269,7 +270,7 @@ static json_t *contact_row(PGresult *r, int i)
 
 static json_t *call_row(PGresult *r, int i)
 {
-    return json_pack("{s:s,s:i,s:s,s:s,s:b,s:o,s:o,s:o,s:s?,s:s?,s:s?,s:b,s:s,s:s}", "call_id", rvs_val(r, i, 0),
+    json_t *o = json_pack("{s:s,s:i,s:s,s:s,s:b,s:o,s:o,s:o,s:s?,s:s?,s:s?,s:b,s:s,s:s}", "call_id", rvs_val(r, i, 0),
                      "attempt", atoi(rvs_val(r, i, 1)), "source", rvs_val(r, i, 2), "channel", rvs_val(r, i, 3),
                      "reached", rvs_val(r, i, 4)[0] == 't', "contact_verified",
                      rvs_val(r, i, 5) ? json_boolean(rvs_val(r, i, 5)[0] == 't') : json_null(), "result_true",
@@ -277,6 +278,19 @@ static json_t *call_row(PGresult *r, int i)
                      json_boolean(rvs_val(r, i, 7)[0] == 't'), "satisfaction", rvs_val(r, i, 8), "satisfaction_label",
                      rvs_val(r, i, 9), "enterprise_words", rvs_val(r, i, 10), "sampled", rvs_val(r, i, 11)[0] == 't',
                      "outcome", rvs_val(r, i, 12), "called_at", rvs_val(r, i, 13));
+    /* a supervisor's fraud call: the notice the deadline watcher issues from it, as it stands */
+    char nid[EVENT_UUID_SIZE];
+    if (o && rvs_val(r, i, 7)[0] == 't' && !strcmp(rvs_val(r, i, 2), "call") &&
+        supnotice_fraud_id(rvs_val(r, i, 0), nid) == 0) {
+        json_t *n = json_pack("{s:s,s:s}", "notice_id", nid, "state",
+                              !rvs_val(r, i, 14) ? "requested" : rvs_val(r, i, 16) ? "replied" : "issued");
+        if (n && rvs_val(r, i, 14)) {
+            json_object_set_new(n, "notice_no", json_string(rvs_val(r, i, 14)));
+            json_object_set_new(n, "level", json_integer(atoi(rvs_val(r, i, 15))));
+        }
+        if (n) json_object_set_new(o, "notice", n);
+    }
+    return o;
 }
 
 void rvs_task_get(http_req_t *req, void *arg)
@@ -333,9 +347,11 @@ void rvs_task_get(http_req_t *req, void *arg)
                            "AND type = 'case.result_submitted' ORDER BY id",
                            1, pc, contact_row);
     json_t *calls = rows(rv->pg,
-                         "SELECT id, attempt, source, channel, reached, contact_verified, result_true, fraud, "
-                         "satisfaction, satisfaction_label, enterprise_words, sampled, outcome, revisit_time_text(called_at) "
-                         "FROM revisit_calls WHERE task_id = $1::uuid ORDER BY attempt",
+                         "SELECT c.id, c.attempt, c.source, c.channel, c.reached, c.contact_verified, c.result_true, "
+                         "c.fraud, c.satisfaction, c.satisfaction_label, c.enterprise_words, c.sampled, c.outcome, "
+                         "revisit_time_text(c.called_at), n.notice_no, n.level, revisit_time_text(n.replied_at) "
+                         "FROM revisit_calls c LEFT JOIN supervision_notices n ON n.source_event_id = c.id "
+                         "WHERE c.task_id = $1::uuid ORDER BY c.attempt",
                          1, pt, call_row);
     if (out == NULL || contacts == NULL || results == NULL || calls == NULL) {
         json_decref(out);

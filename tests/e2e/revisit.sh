@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/e2e/revisit.sh — jiesu-revisit as a real process against the real stack, with
-# jiesu-intake registering the appeals. The dispatcher is not needed: the test moves accepted
+# jiesu-intake registering the appeals and jiesu-deadline-watcher issuing the supervision notice
+# a claimed contact that did not happen leads to. The dispatcher is not needed: the test moves accepted
 # cases through dispatch, signing, contacts and results with SQL that writes the case row, its
 # history and outbox rows carrying valid envelopes — so case.result_submitted reaches the
 # revisit's consumer through the outbox relay and Kafka exactly as the dispatcher's will.
@@ -62,10 +63,17 @@ INTAKE=$LAST_PID
 start_daemon revisit 18484 --self-rating-per-min=100 --self-rating-per-case=5 --job-interval-s=2 --lookback-job=true \
   --archive-job=false
 REVISIT=$LAST_PID
+# The deadline watcher issues the notice for a claimed contact that did not happen (from the
+# revisit's case.revisit_recorded) and keeps its reply clock: its own port and Redis prefix.
+WPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_daemon deadline-watcher "$WPORT" --redis-prefix="e2e:revisit-watcher:$RUN" --poll-ms=50 --scan-interval-ms=500 \
+  --outbox-poll-ms=20 --auth-cache-ms=0
+WATCHER=$LAST_PID
 check "intake ready" wait_ready 18481 60
 check "revisit ready" wait_ready 18484 60
+check "deadline-watcher ready" wait_ready "$WPORT" 60
 
-export INTAKE_URL=http://127.0.0.1:18481 REVISIT_URL=http://127.0.0.1:18484
+export INTAKE_URL=http://127.0.0.1:18481 REVISIT_URL=http://127.0.0.1:18484 WATCH_URL=http://127.0.0.1:$WPORT
 python3 tests/e2e/revisit_api.py
 st=$?
 check "revisit API checks (tests/e2e/revisit_api.py)" test $st = 0
@@ -89,12 +97,13 @@ for i in 1 2 3; do
 done
 check "self-rating from one address: 2 a minute, the third gets 429 ($codes)" test "$codes" = " 404 404 429"
 
-kill -TERM "$REVISIT" "$INTAKE" "$TIGHT"
-for pid in "$REVISIT" "$INTAKE" "$TIGHT"; do
+kill -TERM "$REVISIT" "$INTAKE" "$TIGHT" "$WATCHER"
+for pid in "$REVISIT" "$INTAKE" "$TIGHT" "$WATCHER"; do
   wait_exit "$pid" 60
   check "daemon $pid exits 0 on SIGTERM" test "$EXIT_STATUS" = 0
 done
-for log in "$E2E_LOGDIR"/revisit-18484.log "$E2E_LOGDIR"/revisit-18485.log "$E2E_LOGDIR"/intake-18481.log; do
+for log in "$E2E_LOGDIR"/revisit-18484.log "$E2E_LOGDIR"/revisit-18485.log "$E2E_LOGDIR"/intake-18481.log \
+           "$E2E_LOGDIR/deadline-watcher-$WPORT.log"; do
   check "  … $(basename "$log"): no leak or UB report" test -z "$(grep -E 'LeakSanitizer|runtime error|AddressSanitizer' "$log")"
   check "  … $(basename "$log"): no phone number in clear" test -z "$(grep -E '1390771[0-9]{4}' "$log")"
   check "  … $(basename "$log"): no enterprise words in clear" test -z "$(grep -F '一直没人来' "$log")"

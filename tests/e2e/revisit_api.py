@@ -24,6 +24,7 @@ import uuid
 
 URL = os.environ["REVISIT_URL"]
 INTAKE = os.environ["INTAKE_URL"]
+WATCH = os.environ["WATCH_URL"]
 DSN = os.environ["JIESU_PG_DSN"]
 T = {k: os.environ[k] for k in os.environ if k.startswith("T_")}
 U_WM, U_WM2, U_YN, U_LQ = (int(os.environ[k]) for k in ("U_WM", "U_WM2", "U_YN", "U_LQ"))
@@ -222,6 +223,40 @@ def events(cid):
 def last_payload(cid, etype):
     p = sql(f"SELECT payload FROM case_events WHERE case_id = '{cid}' AND type = '{etype}' ORDER BY id DESC LIMIT 1")
     return json.loads(p) if p else {}
+
+
+def wait_notice(nid, timeout=30):
+    """The watcher's notice nid (GET /v1/supervision/{id}), once it has consumed the revisit's event."""
+    t0 = time.time()
+    while nid and time.time() - t0 < timeout:
+        s, n, _ = call("GET", f"/v1/supervision/{nid}", T["T_SUP"], base=WATCH)
+        if s == 200:
+            return n
+        time.sleep(0.2)
+    return None
+
+
+def same_instant(a, b):
+    try:
+        return datetime.datetime.fromisoformat(a) == datetime.datetime.fromisoformat(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def wait_consumed(event_id, consumer="deadline-watcher", timeout=30):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if sql(f"SELECT count(*) FROM consumed_events WHERE consumer = '{consumer}' AND event_id = '{event_id}'") == "1":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def watcher_dups():
+    s, m, _ = call("GET", "/metrics", base=WATCH)
+    txt = m if isinstance(m, str) else m.get("_raw", "")
+    return sum(float(line.split()[-1]) for line in txt.splitlines()
+               if line.startswith("jiesu_consumer_duplicates_total") and "deadline-watcher" in line)
 
 
 # ---- working days, for checking deadlines independently of the C code ------------------------
@@ -441,8 +476,9 @@ check("  … the third unanswered call closes it (revisit_unreachable, the profi
       outs[2] == (200, "closed", 3) and case_row(C["unreach"]["id"])["state"] == "closed"
       and last_payload(C["unreach"]["id"], "case.closed").get("basis") == "revisit_unreachable", outs)
 rp = last_payload(C["unreach"]["id"], "case.revisit_recorded")
-check("  … nothing but the attempt is recorded without the enterprise",
-      rp == {"handling_round": 1, "attempt": 3, "channel": "phone", "reached": False, "sampled": False}, rp)
+check("  … nothing but the attempt (and the unit revisited) is recorded without the enterprise",
+      rp == {"handling_round": 1, "attempt": 3, "channel": "phone", "reached": False, "sampled": False,
+             "unit_id": U_WM}, rp)
 
 # ---- the two-round path --------------------------------------------------------------------------
 print("two rounds to escalation (枣阳 profile):")
@@ -523,16 +559,84 @@ s, r, _ = rcall(TASK["fraud"], {"reached": True, "contact_confirmed": True, "res
 check("a disputed field visit → recorded as fraud (the call itself still closes the satisfied case)", s == 200
       and r["fraud"] is True and r["contact_verified"] is False and r["outcome"] == "closed", r)
 note = r.get("notice", {})
-check("  … a level-3 notice (约谈, 广西 has interviews)", note.get("level") == 3, r)
-row = sql(f"SELECT topic || '|' || msg_key || '|' || payload FROM outbox WHERE payload::jsonb->'payload'->>'notice_id' = "
-          f"'{note.get('notice_id')}'")
-topic, key, env = row.split("|", 2) if row else ("", "", "{}")
+call_id = r.get("call_id", "")
+check("  … the answer names the notice the watcher will issue: level 3 (约谈, 广西 has interviews), fraud, requested",
+      note.get("level") == 3 and note.get("reason_code") == "fraud" and note.get("state") == "requested"
+      and note.get("unit_id") == U_WM and note.get("issued_by") == "deadline-watcher", r)
+rr = last_payload(fr["id"], "case.revisit_recorded")
+check("  … case.revisit_recorded carries the unit and the disputed contact (for the watcher)",
+      rr.get("unit_id") == U_WM and rr.get("disputed_contact_ids") == [fr["contacts"][1]]
+      and rr.get("contact_verified") is False, rr)
+nid = note.get("notice_id", "")
+n = wait_notice(nid)
+check("  … the revisit itself announces no notice (one issuer: the watcher)", sql(
+    f"SELECT count(*) FROM outbox WHERE payload::jsonb->>'type' = 'supervision.issued' AND "
+    f"payload::jsonb->'payload'->>'case_id' = '{fr['id']}' AND payload::jsonb->'payload'->>'notice_id' <> '{nid}'") == "0")
+check("the watcher issues it from the event: one row in supervision_notices, level 3, reason fraud, the contact",
+      n is not None and n["level"] == 3 and n["reason_code"] == "fraud" and n["case_id"] == fr["id"]
+      and n["unit_id"] == U_WM and n.get("source_event_id") == call_id
+      and [c["contact_record_id"] for c in n.get("disputed_contacts", [])] == [fr["contacts"][1]], n)
+check("  … numbered like every notice, issued in the name of the supervisor who called",
+      n is not None and n["notice_no"].startswith("DB-") and isinstance(n.get("issued_by"), int), n)
+rows = sql(f"SELECT topic || '|' || msg_key || '|' || payload FROM outbox WHERE payload::jsonb->>'type' = "
+           f"'supervision.issued' AND payload::jsonb->'payload'->>'notice_id' = '{nid}'").splitlines()
+topic, key, env = rows[0].split("|", 2) if len(rows) == 1 else ("", "", "{}")
 envj = json.loads(env)
-check("  … supervision.issued through the outbox, on jiesu.unit-events keyed by the unit", topic == "jiesu.unit-events"
-      and key == str(U_WM) and envj.get("type") == "supervision.issued" and envj["payload"]["level"] == 3
-      and envj["payload"]["reason_code"] == "fraud" and envj["payload"]["case_id"] == fr["id"], row)
-check("  … the notice lists the disputed contact", sql(
-    f"SELECT contact_ids::text FROM revisit_fraud_notices WHERE id = '{note.get('notice_id')}'") == "{" + fr["contacts"][1] + "}")
+check("  … exactly one supervision.issued, through the outbox, on jiesu.unit-events keyed by the unit", len(rows) == 1
+      and topic == "jiesu.unit-events" and key == str(U_WM) and envj["payload"]["level"] == 3
+      and envj["payload"]["reason_code"] == "fraud" and envj["payload"]["case_id"] == fr["id"]
+      and same_instant(envj["payload"]["reply_due_at"], (n or {}).get("reply_due_at")), rows)
+tm = sql(f"SELECT state || '|' || kind || '|' || (due_at = (SELECT reply_due_at FROM supervision_notices WHERE id = "
+         f"'{nid}'))::text || '|' || unit_id FROM timers WHERE notice_id = '{nid}'")
+check("  … its reply clock armed (supervision_reply, due at the reply deadline, the unit's)",
+      tm == f"armed|supervision_reply|true|{U_WM}" and (n or {}).get("reply_clock") == "armed", tm)
+due = datetime.datetime.fromisoformat((n or {}).get("reply_due_at", "2000-01-01T00:00:00+08:00"))
+check("  … five days to reply (广西 sets none: the watcher's default 5d, seed 003)",
+      4 <= (due - datetime.datetime.now(CST)).total_seconds() / 86400 <= 9, n)
+s, v, _ = call("GET", f"/v1/units/{U_WM}/supervision", T["T_SUP"], base=WATCH)
+mine = [x for x in v.get("notices", []) if x["notice_id"] == nid] if s == 200 else []
+ivs = [x for x in v.get("interviews", []) if x.get("notice_id") == nid] if s == 200 else []
+check("  … in the unit's supervision view: the notice, unreplied, and an interview (source notice)", s == 200
+      and len(mine) == 1 and "replied_at" not in mine[0] and v["summary"]["interviews"] >= 1
+      and v["summary"]["unreplied"] >= 1 and len(ivs) == 1 and ivs[0]["source"] == "notice"
+      and ivs[0]["reason_code"] == "fraud", v)
+s, html, h = call("GET", f"/v1/supervision/{nid}/notice", T["T_SUP"], base=WATCH)
+check("  … printable: 约谈通知书 with its number, the case and the contact that did not happen", s == 200
+      and "text/html" in h.get("Content-Type", "") and "约谈通知书" in html and n["notice_no"] in html
+      and fr["no"] in html and "经回访核实未发生的联系记录" in html and fr["contacts"][1] in html
+      and "上门走访" in html, str(html)[:300])
+s, e, _ = call("POST", f"/v1/supervision/{nid}/reply", T["T_UNIT_YN"], {"reply_text": "不是我们的"}, base=WATCH)
+check("  … another unit cannot reply to it (404)", s == 404, e)
+s, rp, _ = call("POST", f"/v1/supervision/{nid}/reply", T["T_UNIT_WM"],
+                {"reply_text": "经查，经办人未实地走访却记录为上门，已批评教育并重新上门核实。"}, base=WATCH)
+check("the unit replies through the watcher's reply API → replied, the reply clock stopped", s == 200
+      and rp.get("replied_at") and rp.get("reply_clock") == "cancelled"
+      and sql(f"SELECT state FROM timers WHERE notice_id = '{nid}'") == "cancelled", rp)
+s, e, _ = call("POST", f"/v1/supervision/{nid}/reply", T["T_UNIT_WM"], {"reply_text": "再次反馈"}, base=WATCH)
+check("  … a second reply → 409", s == 409, e)
+tv = task(TASK["fraud"])
+tn = (tv.get("calls") or [{}])[-1].get("notice", {})
+check("  … and the revisit's task view shows the call's notice as the watcher has it (replied, its number, level)",
+      tn == {"notice_id": nid, "state": "replied", "notice_no": (n or {}).get("notice_no"), "level": 3}, tv.get("calls"))
+
+# the same event delivered again: first as Kafka would (the consumer drops the copy), then as if
+# the watcher's record of having consumed it were lost (the notice's own idempotence holds)
+n_dup0 = watcher_dups()
+sql(f"UPDATE outbox SET published_at = NULL WHERE event_id = '{call_id}'")
+for _ in range(150):
+    if watcher_dups() > n_dup0:
+        break
+    time.sleep(0.2)
+check("case.revisit_recorded delivered again → dropped as a copy by the watcher", watcher_dups() > n_dup0,
+      (n_dup0, watcher_dups()))
+sql(f"DELETE FROM consumed_events WHERE consumer = 'deadline-watcher' AND event_id = '{call_id}'")
+sql(f"UPDATE outbox SET published_at = NULL WHERE event_id = '{call_id}'")
+check("  … and again with the watcher's dedup row gone: applied again", wait_consumed(call_id))
+check("  … still one notice, one supervision.issued, one reply clock", sql(
+    f"SELECT (SELECT count(*) FROM supervision_notices WHERE source_event_id = '{call_id}' OR id = '{nid}') || '|' || "
+    f"(SELECT count(*) FROM outbox WHERE payload::jsonb->>'type' = 'supervision.issued' AND "
+    f"payload::jsonb->'payload'->>'notice_id' = '{nid}') || '|' || (SELECT count(*) FROM timers WHERE notice_id = '{nid}')")
+      == "1|1|1")
 check("  … contact_fraud in the bulletin, no referral (广西 refers none)", "contact_fraud" in r.get("bulletin", [])
       and "referral_id" not in r, r)
 s, r, _ = rcall(TASK["fraud2"], {"reached": True, "contact_confirmed": False, "result_true": True, "satisfaction": "满意"})
@@ -540,6 +644,14 @@ check("'nobody ever contacted us' disowns every claim: fraud, level 2 under 枣�
       and r["fraud"] and r.get("notice", {}).get("level") == 2 and r.get("referral_id"), r)
 check("  … referred to discipline inspection as contact_fraud", sql(
     f"SELECT basis FROM discipline_referrals WHERE case_id = '{C['fraud2']['id']}'") == "contact_fraud")
+n2 = wait_notice(r.get("notice", {}).get("notice_id", ""))
+check("  … the watcher's notice: level 2 (整改通知书), every claim listed, 枣阳's own 5-day reply window, armed",
+      n2 is not None and n2["level"] == 2 and n2["reason_code"] == "fraud" and n2["unit_id"] == U_YN
+      and sorted(c["contact_record_id"] for c in n2.get("disputed_contacts", [])) == sorted(C["fraud2"]["contacts"])
+      and n2["reply_clock"] == "armed" and 4 <= (datetime.datetime.fromisoformat(n2["reply_due_at"])
+                                                 - datetime.datetime.now(CST)).total_seconds() / 86400 <= 9, n2)
+s, html, _ = call("GET", f"/v1/supervision/{(n2 or {}).get('notice_id')}/notice", T["T_SUP"], base=WATCH)
+check("  … printable as 整改通知书", s == 200 and "整改通知书" in html and "约谈通知书" not in html, str(html)[:200])
 
 # ---- 滕州's four levels ------------------------------------------------------------------------------
 print("滕州's scale and 3-day redo:")
@@ -596,14 +708,17 @@ s, r, _ = call("POST", "/v1/revisits/self-rating", T["T_ENT_A"], dict(rating, ca
 check("its own token, no code → recorded and closed", s == 200 and r["outcome"] == "closed"
       and r["satisfaction"]["code"] == "basically_satisfied", r)
 dn = C["self_deny"]
-n_notices = sql("SELECT count(*) FROM revisit_fraud_notices")
 s, r, _ = call("POST", "/v1/revisits/self-rating", None, dict(rating, case_no=dn["no"], tracking_code=dn["code"],
                                                              contact_confirmed=False))
 check("a self-rating that denies any contact → 'verify': the task stays open for a supervisor", s == 200
       and r["outcome"] == "verify" and r["case_state"] == "resolved", r)
 td = task(TASK["self_deny"])
-check("  … flagged contact_disputed, no notice issued on a form alone", td.get("contact_disputed") is True
-      and sql("SELECT count(*) FROM revisit_fraud_notices") == n_notices, td)
+deny_id = r.get("call_id", "")
+check("  … flagged contact_disputed; the event carries the disowned claims, yet the watcher issues no notice on a "
+      "form alone", td.get("contact_disputed") is True and "notice" not in r
+      and last_payload(dn["id"], "case.revisit_recorded").get("disputed_contact_ids") == dn["contacts"]
+      and wait_consumed(deny_id) and sql(f"SELECT count(*) FROM supervision_notices WHERE case_id = '{dn['id']}' "
+                                         f"AND reason_code = 'fraud'") == "0", td)
 s, r, _ = rcall(TASK["self_deny"], {"reached": True, "contact_confirmed": True, "result_true": True, "satisfaction": "满意",
                                     "note": "电话核实：企业确认经办人来过电话，此前误填。"})
 check("  … the supervisor's call settles it", s == 200 and r["outcome"] == "closed" and r["fraud"] is False, r)

@@ -6,6 +6,7 @@ outbox as the dispatcher writes them, and reach the watcher through its relay an
 check prints one line; the script exits 1 if any failed.
 """
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -105,13 +106,14 @@ def make_case(region, state, unit, kind="help", complexity="general", received=N
                    {unit}, {rec}) RETURNING id""").splitlines()[0]
 
 
-def emit(case_id, etype, payload):
+def emit(case_id, etype, payload, at=None):
     env = {"event_id": str(uuid.uuid4()), "case_id": case_id, "type": etype, "schema_version": 1,
-           "occurred_at": iso(now()), "actor": {"principal_id": None, "role": "system", "name": "e2e"},
+           "occurred_at": iso(at or now()), "actor": {"principal_id": None, "role": "system", "name": "e2e"},
            "payload": payload}
     txt = json.dumps(env, ensure_ascii=False)
     sql(f"INSERT INTO outbox (event_id, topic, msg_key, payload) VALUES ('{env['event_id']}', "
         f"'jiesu.case-events', '{case_id}', $e2e${txt}$e2e$)")
+    return env["event_id"]
 
 
 def signed(case_id, unit, resolve_by=None, first_contact_by=None):
@@ -310,6 +312,13 @@ s, sup, _ = call("GET", f"/v1/units/{U['U_TZ']}/supervision", T["T_SUPER_TZ"])
 reds = [c for c in sup.get("cards", []) if c["colour"] == "red"] if s == 200 else []
 check("  … the red card names the deputy head's interview", len(reds) == 1 and reds[0]["interview_of"] == "deputy_head"
       and reds[0]["consecutive"] == 1 and sup["runs"]["red_in_a_row"] == 1 and sup["runs"]["yellow_in_a_row"] == 0, sup)
+ivs = [i for i in sup.get("interviews", []) if i.get("source") == "card"] if s == 200 else []
+check("  … and the unit's view lists it as an interview: the deputy head (赵副局长) by the working group, from the card",
+      len(ivs) == 1 and reds and ivs[0]["card_id"] == reds[0]["card_id"] and ivs[0]["interview_of"] == "deputy_head"
+      and ivs[0]["interviewer"] == "working_group" and ivs[0].get("interviewee") == "赵副局长"
+      and sup["summary"]["card_interviews"] == 1, sup)
+check("  … a card's interview issues no notice (seed 004 prescribes none): no level-3 notice for the unit",
+      sql(f"SELECT count(*) FROM supervision_notices WHERE unit_id = {U['U_TZ']} AND level = 3") == "0")
 
 print("notices issued by hand:")
 before = counts()
@@ -339,6 +348,99 @@ check("  … announced (supervision.issued on the unit topic, the supervisor as 
       and sql(f"SELECT count(*) FROM audit_log WHERE action = 'supervision.issue' AND object = 'supervision:{m}'") == "1")
 s, html, _ = call("GET", f"/v1/supervision/{m}/notice", T["T_LEADER"])
 check("  … printed as 约谈通知书", s == 200 and "约谈通知书" in html, str(html)[:200])
+
+# ---- a claimed contact that did not happen (from the revisit's event) -----------------------------------
+print("a claimed contact that did not happen (case.revisit_recorded with disputed contacts):")
+
+
+def fraud_notice_id(event_id):
+    """common/supnotice.c's rule, written again: a name-based UUID (version 8) from SHA-256."""
+    b = bytearray(hashlib.sha256(("jiesu:notice:fraud:" + event_id).encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x80
+    b[8] = (b[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(b)))
+
+
+def revisit_event(case_id, unit, channel, disputed, at=None):
+    p = {"handling_round": 1, "attempt": 1, "channel": channel, "reached": True, "contact_verified": False,
+         "result_true": True, "satisfaction": "satisfied", "sampled": False, "disputed_contact_ids": disputed}
+    if unit:
+        p["unit_id"] = unit
+    return emit(case_id, "case.revisit_recorded", p, at)
+
+
+f1 = make_case("370481", "resolved", U["U_TZ2"])
+bad_contact = str(uuid.uuid4())
+ev1 = revisit_event(f1, U["U_TZ2"], "phone", [bad_contact])
+fid = fraud_notice_id(ev1)
+check("a supervisor's call that disputes a contact → the watcher issues the notice under the derived id",
+      wait_sql(f"SELECT count(*) FROM supervision_notices WHERE id = '{fid}'", 1, 30))
+s, n, _ = call("GET", f"/v1/supervision/{fid}", T["T_SUPER_TZ"])
+check("  … level 3 (滕州 has interviews), reason fraud, the disputed contact, the event as its source, reply clock armed",
+      s == 200 and n["level"] == 3 and n["reason_code"] == "fraud" and n["unit_id"] == U["U_TZ2"] and n["case_id"] == f1
+      and n.get("source_event_id") == ev1 and n["reply_clock"] == "armed"
+      and sql(f"SELECT contact_ids::text FROM supervision_notices WHERE id = '{fid}'") == "{" + bad_contact + "}", n)
+check("  … announced once (supervision.issued on the unit topic)",
+      sql(f"SELECT count(*) FROM outbox WHERE topic = 'jiesu.unit-events' AND payload::jsonb->>'type' = 'supervision.issued' "
+          f"AND payload::jsonb->'payload'->>'notice_id' = '{fid}'") == "1")
+s, sup, _ = call("GET", f"/v1/units/{U['U_TZ2']}/supervision", T["T_CENTRE_TZ"])
+check("  … in the unit's view: an unreplied notice and an interview (source notice)", s == 200
+      and any(x["notice_id"] == fid for x in sup.get("notices", [])) and sup["summary"]["unreplied"] >= 1
+      and any(i.get("notice_id") == fid and i["source"] == "notice" for i in sup.get("interviews", [])), sup)
+s, html, _ = call("GET", f"/v1/supervision/{fid}/notice", T["T_CENTRE_TZ"])
+check("  … printable as 约谈通知书", s == 200 and "约谈通知书" in html and "虚假信息" in html, str(html)[:200])
+s, r, _ = call("POST", f"/v1/supervision/{fid}/reply", T["T_UNIT_TZ2"], {"reply_text": "已核查经办人，确未联系企业，已严肃处理。"})
+check("  … the unit's reply closes it (reply clock cancelled)", s == 200 and r.get("reply_clock") == "cancelled", r)
+# its reply clock is enforced like any notice's: a fraud notice left unanswered past its deadline
+# breaches (the deadline moved into the past in PostgreSQL, the truth; Redis loses its schedule
+# and the watcher rebuilds it from there) and, 滕州 having cards, the unit gets a yellow card
+f3 = make_case("370481", "resolved", U["U_TZ2"])
+ev4 = revisit_event(f3, U["U_TZ2"], "field_visit", [str(uuid.uuid4())])
+fid3 = fraud_notice_id(ev4)
+wait_sql(f"SELECT count(*) FROM timers WHERE notice_id = '{fid3}' AND state = 'armed'", 1, 30)
+sql(f"UPDATE timers SET due_at = now() - interval '1 second', warn_at = NULL WHERE notice_id = '{fid3}' AND state = 'armed'")
+rh, rp = os.environ["JIESU_REDIS_ADDR"].rsplit(":", 1)
+subprocess.run(["redis-cli", "-h", rh, "-p", rp, "DEL", os.environ["WATCH_REDIS_PREFIX"] + ":marker"], capture_output=True)
+check("an unanswered fraud notice breaches its reply clock (timer.breached on the unit topic) and earns a yellow card",
+      wait_sql(f"SELECT count(*) FROM timers WHERE notice_id = '{fid3}' AND state = 'fired'", 1, 30)
+      and wait_sql(f"SELECT count(*) FROM outbox WHERE topic = 'jiesu.unit-events' AND payload::jsonb->>'type' = "
+                   f"'timer.breached' AND payload::jsonb->'payload'->>'notice_id' = '{fid3}'", 1, 10)
+      and wait_sql(f"SELECT count(*) FROM unit_cards WHERE unit_id = {U['U_TZ2']} AND colour = 'yellow' AND "
+                   f"reason_code = 'missed_feedback_deadline'", 1, 10))
+s, n, _ = call("GET", f"/v1/supervision/{fid3}", T["T_SUPER_TZ"])
+check("  … the notice shows its reply clock fired", s == 200 and n.get("reply_clock") == "fired", n)
+f2 = make_case("370481", "resolved", U["U_TZ2"])
+ev2 = revisit_event(f2, U["U_TZ2"], "online_rating", [str(uuid.uuid4())])
+ev3 = revisit_event(f2, None, "phone", [str(uuid.uuid4())])
+check("an online self-rating that disputes it, or an event naming no unit → no notice",
+      wait_sql(f"SELECT count(*) FROM consumed_events WHERE consumer = 'deadline-watcher' AND event_id IN ('{ev2}', '{ev3}')", 2, 30)
+      and sql(f"SELECT count(*) FROM supervision_notices WHERE case_id = '{f2}'") == "0")
+
+# a call made when the year its reply window starts in has no calendar: the notice is not guessed
+# — the case is flagged with all it takes — and it is issued, from the call's instant, once the
+# year is loaded (here 2024, which no shipped file covers)
+f4 = make_case("420683", "resolved", U["U_ZY"])
+ev5 = revisit_event(f4, U["U_ZY"], "phone", [str(uuid.uuid4())], at=datetime.datetime(2024, 6, 3, 10, 0, tzinfo=CST))
+fid5 = fraud_notice_id(ev5)
+check("a fraud call whose reply window needs 2024 (no calendar) → flagged calendar_missing, no notice guessed",
+      wait_sql(f"SELECT count(*) FROM deadline_flags WHERE case_id = '{f4}' AND timer_kind = 'supervision_reply' AND "
+               f"problem = 'calendar_missing' AND year = 2024 AND resolved_at IS NULL AND facts->>'notice_id' = '{fid5}'", 1, 30)
+      and sql(f"SELECT count(*) FROM supervision_notices WHERE id = '{fid5}'") == "0")
+s, r, _ = call("PUT", "/v1/calendar/2024", T["T_OPERATOR"], cal_doc(2024, [
+    {"kind": "rest", "first": "2024-01-01", "name": "元旦"},
+    {"kind": "rest", "first": "2024-06-10", "name": "端午节"},
+    {"kind": "work", "first": "2024-09-29", "name": "国庆节调休上班"},
+    {"kind": "rest", "first": "2024-10-01", "last": "2024-10-07", "name": "国庆节"},
+    {"kind": "work", "first": "2024-10-12", "name": "国庆节调休上班"}], source="国务院办公厅关于2024年部分节假日安排的通知（节选）"))
+check("  … 2024 loaded → the notice issued at once under its id, dated at the call, 枣阳's level 2, flag resolved",
+      s == 201 and wait_sql(f"SELECT count(*) FROM supervision_notices WHERE id = '{fid5}' AND level = 2 AND "
+                            f"reason_code = 'fraud' AND source_event_id = '{ev5}' AND "
+                            f"issued_at = '2024-06-03T10:00:00+08:00' AND reply_due_at = '2024-06-11T23:59:59+08:00'", 1, 15)
+      and sql(f"SELECT count(*) FROM deadline_flags WHERE case_id = '{f4}' AND resolved_at IS NOT NULL") == "1"
+      and sql(f"SELECT count(*) FROM outbox WHERE payload::jsonb->>'type' = 'supervision.issued' AND "
+              f"payload::jsonb->'payload'->>'notice_id' = '{fid5}'") == "1", (s, r))
+check("  … its reply deadline (5 days from the call, moved off 端午 to 2024-06-11) long past: the reply clock fires at once, its lateness recorded",
+      wait_sql(f"SELECT count(*) FROM timers WHERE notice_id = '{fid5}' AND state = 'fired' AND lateness_ms > 0", 1, 15))
 
 # ---- the monthly review ------------------------------------------------------------------------------
 print("the monthly review (汕头: the 25th, 5 working days late):")

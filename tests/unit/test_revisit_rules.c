@@ -237,6 +237,35 @@ static void test_decide_fraud_and_self_rating(void **state)
     assert_int_equal(rvs_decide(&f).outcome, RVS_OUT_CLOSE);
     assert_int_equal(rvs_fraud_notice_level(prof("guangxi")), 3); /* interviews exist */
     assert_int_equal(rvs_fraud_notice_level(prof("zaoyang")), 2);
+    /* the watcher decides by the same shared rule; 滕州 has interviews (its cards'), no profile → 2 */
+    assert_int_equal(supnotice_fraud_level(prof("tengzhou")), 3);
+    assert_int_equal(supnotice_fraud_level(prof("keyouqianqi")), 2);
+    assert_int_equal(supnotice_fraud_level(NULL), 2);
+}
+
+/* The fraud notice's id, derived from the revisit call's id by both daemons: the revisit names
+ * it to its caller, the watcher inserts it (a second delivery conflicts). The vector was computed
+ * independently (Python: sha256, version 8, RFC variant; tests/e2e/watcher_api.py does the same). */
+static void test_fraud_notice_id(void **state)
+{
+    (void)state;
+    char a[EVENT_UUID_SIZE], b[EVENT_UUID_SIZE];
+    assert_int_equal(supnotice_fraud_id("1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6", a), 0);
+    assert_string_equal(a, "057306e3-7fe5-8850-9b66-7b12e00c5cae");
+    assert_int_equal(supnotice_fraud_id("1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6", b), 0);
+    assert_string_equal(a, b); /* the same call always names the same notice */
+    assert_int_equal(supnotice_fraud_id("1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f7", b), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '8');                      /* version 8 */
+    assert_non_null(strchr("89ab", a[19]));            /* RFC variant */
+    assert_string_not_equal(a, "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6"); /* not the call's own id */
+    static const char *const bad[] = {NULL, "", "1D2E3F4A-5B6C-4D7E-8F90-A1B2C3D4E5F6",
+                                      "1d2e3f4a5b6c4d7e8f90a1b2c3d4e5f6", "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f",
+                                      "1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f6x", "1d2e3f4a-5b6c-4d7e-8f90_a1b2c3d4e5f6"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(supnotice_fraud_id(bad[i], b), -1);
+        assert_string_equal(b, "");
+    }
 }
 
 static void test_decide_lookback(void **state)
@@ -493,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_decide_two_rounds_to_escalation),
         cmocka_unit_test(test_decide_unreachable),
         cmocka_unit_test(test_decide_fraud_and_self_rating),
+        cmocka_unit_test(test_fraud_notice_id),
         cmocka_unit_test(test_decide_lookback),
         cmocka_unit_test(test_referrals),
         cmocka_unit_test(test_escalation_tiers),
