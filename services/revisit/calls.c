@@ -872,14 +872,6 @@ void rvs_call_record(http_req_t *req, void *arg)
     json_decref(body);
 }
 
-/* The client's address without its port: the unit the self-rating throttle counts. */
-static void peer_host(http_req_t *req, char out[64])
-{
-    snprintf(out, 64, "%s", http_req_peer(req));
-    char *colon = strrchr(out, ':');
-    if (colon && (out[0] != '[' || (colon > out && colon[-1] == ']'))) *colon = '\0';
-}
-
 static int throttled(revisit_t *rv, http_req_t *req, const char *scope, const char *client, long limit, long window_ms)
 {
     long retry = 0;
@@ -896,9 +888,8 @@ static int throttled(revisit_t *rv, http_req_t *req, const char *scope, const ch
 void rvs_self_rating(http_req_t *req, void *arg)
 {
     revisit_t *rv = arg;
-    char host[64];
-    peer_host(req, host);
-    if (throttled(rv, req, "revisit-self", host, rv->cfg->self_rating_per_min, 60000) != 0) return;
+    /* per client address; behind a trusted proxy, its X-Forwarded-For (http_req_client) */
+    if (throttled(rv, req, "revisit-self", http_req_client(req), rv->cfg->self_rating_per_min, 60000) != 0) return;
     json_t *body = http_req_json(req);
     if (body == NULL) return;
     rv_error_t e;
