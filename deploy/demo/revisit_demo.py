@@ -30,6 +30,7 @@ import uuid
 
 INTAKE = os.environ.get("INTAKE_URL", "http://127.0.0.1:8081")
 REVISIT = os.environ.get("REVISIT_URL", "http://127.0.0.1:8084")
+WATCH = os.environ.get("WATCH_URL", "http://127.0.0.1:8083")
 DSN = os.environ["JIESU_PG_DSN"]
 CTL = os.environ.get("JIESUCTL", "bin/jiesuctl")
 CST = datetime.timezone(datetime.timedelta(hours=8))
@@ -241,8 +242,9 @@ for key, sat in (("ok1", "非常满意"), ("ok2", "满意"), ("ok3", "基本满�
 show("declined", "reached, declined to rate", *rec("declined", dict(yes, satisfaction="declined")))
 for n in (1, 2, 3):
     show("unreach", f"no answer (try {n})", *rec("unreach", {"reached": False, "channel": "phone" if n != 2 else "sms"}))
-show("fraud", "the claimed field visit never happened", *rec("fraud", dict(yes, satisfaction="满意",
-     disputed_contact_ids=[C["fraud"]["contacts"][1]], enterprise_words="只来过电话，从没有人到现场。")))
+s_fr, r_fr = rec("fraud", dict(yes, satisfaction="满意", disputed_contact_ids=[C["fraud"]["contacts"][1]],
+                               enterprise_words="只来过电话，从没有人到现场。"))
+show("fraud", "the claimed field visit never happened", s_fr, r_fr)
 show("tz", "滕州 scale: 比较满意", *rec("tz", dict(yes, satisfaction="比较满意")))
 show("two", "round 1: 不满意", *rec("two", dict(yes, satisfaction="不满意", enterprise_words="积水仍未解决。")))
 handle(C["two"], rnd=2, contacts=("field_visit",), measures="第二次办理：已疏通排水管道，加装临时泵站。")
@@ -259,6 +261,24 @@ show("online", "online, with its tracking code: 满意", *call("POST", "/v1/revi
     "satisfaction": "满意"}))
 for no, what, out in rows:
     print(f"  {no:20} {what:40} {out}")
+
+if s_fr == 200 and r_fr.get("notice"):
+    nid = r_fr["notice"]["notice_id"]
+    print("\n  The deadline-watcher issues the notice for the contact that never happened (虚假反馈 → 约谈):")
+    n = {}
+    for _ in range(50):  # the watcher consumes case.revisit_recorded, normally within a second
+        s, n = call("GET", f"/v1/supervision/{nid}", TOK["sup"], base=WATCH)
+        if s == 200:
+            break
+        time.sleep(0.2)
+    if s == 200:
+        print(f"  {n.get('notice_no')}  level {n.get('level')}  {n.get('reason_code')}  to {n.get('unit_name', n.get('unit_id'))}, "
+              f"reply by {str(n.get('reply_due_at'))[:16]}; printable at /v1/supervision/{nid}/notice")
+        print(f"  {str(n.get('reason_text'))[:90]}…")
+        for c in n.get("disputed_contacts", []):
+            print(f"  disputed: a {c.get('channel')} the unit recorded at {str(c.get('contacted_at'))[:16]}")
+    else:
+        print(f"  not issued yet (HTTP {s}): is the deadline-watcher running?")
 
 print("\n  The unit's unsatisfied review form (不满意诉求审核反馈表), signed by its head:")
 head = sql(f"SELECT head_name FROM units WHERE id = {C['two']['unit']}")
