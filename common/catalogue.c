@@ -551,6 +551,18 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
     return 0;
 }
 
+int catalogue_scope_check(catalogue_t *c, const char *scope)
+{
+    if (scope == NULL || *scope == '\0') return 0;
+    c->nerrors = c->nparse_errors;
+    for (size_t i = 0; i < c->n; i++)
+        if (!region_covers(scope, c->entries[i].region))
+            error_add(c, c->entries[i].line, "region_code", "%s is outside your jurisdiction (%s)",
+                      c->entries[i].region, scope);
+    c->nparse_errors = c->nerrors;
+    return c->nerrors ? -1 : 0;
+}
+
 int catalogue_load_file(catalogue_t *c, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -845,12 +857,15 @@ int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long pr
         snprintf(c->err, sizeof c->err, "no catalogue was read");
         return -1;
     }
-    if (c->nerrors) return -1;
     if (c->n == 0) {
-        error_add(c, 0, "file", "the catalogue has no entries");
-        c->nparse_errors = c->nerrors;
+        if (c->nerrors == 0) {
+            error_add(c, 0, "file", "the catalogue has no entries");
+            c->nparse_errors = c->nerrors;
+        }
         return -1;
     }
+    /* With errors in the file already, the rows that read well are still checked against the
+     * database (and nothing written), so one report names every problem. */
     long long *lead = calloc(c->n, sizeof *lead);
     char **co_lit = calloc(c->n, sizeof *co_lit);
     int rc = -1;
@@ -1120,7 +1135,7 @@ int catalogue_cli(int argc, char **argv, FILE *out, FILE *err)
     if (catalogue_load_file(c, file) != 0 && c->err[0]) {
         fprintf(err, "jiesuctl catalogue %s: %s\n", verb, c->err);
         rc = 1;
-    } else if (c->nerrors) {
+    } else if (c->nerrors && (!import || c->n == 0)) {
         catalogue_errors_write(c, err);
         fprintf(err, "jiesuctl catalogue %s: %zu errors%s\n", verb, c->nerrors, import ? "; nothing was written" : "");
         rc = 2;
@@ -1132,7 +1147,11 @@ int catalogue_cli(int argc, char **argv, FILE *out, FILE *err)
         pg_t *pg = cli_connect(dsn, "import", err);
         catalogue_import_result_t res;
         double t0 = now_s();
-        if (pg == NULL) {
+        if (pg == NULL && c->nerrors) { /* the file's own errors, at least */
+            catalogue_errors_write(c, err);
+            fprintf(err, "jiesuctl catalogue import: %zu errors; nothing was written\n", c->nerrors);
+            rc = 2;
+        } else if (pg == NULL) {
             rc = 1;
         } else if (catalogue_import(c, pg, note, &res) == 0) {
             if (res.unchanged)

@@ -55,6 +55,10 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
  * input error recorded on c (and -1). */
 int catalogue_load_file(catalogue_t *c, const char *path) JS_MUST_CHECK;
 
+/* Entries whose region is outside region `scope` (NULL or "" = no limit) are errors, kept like
+ * parsing's: what a provincial principal imports must lie in its province. 0 when none. */
+int catalogue_scope_check(catalogue_t *c, const char *scope);
+
 /* Entries read without error so far. */
 size_t catalogue_entry_count(const catalogue_t *c);
 

@@ -866,6 +866,25 @@ static int validate(territory_t *t)
     return t->nerrors ? -1 : 0;
 }
 
+int territory_scope_check(territory_t *t, const char *scope)
+{
+    if (scope == NULL || *scope == '\0') return 0;
+    errors_drop_cross(t);
+    for (size_t k = 0; k < t->nregions; k++) {
+        const region_t *g = &t->regions[k];
+        if (!parent_prefixes(scope, g->code))
+            error_add(t, g->file, g->line, "code", "%s is outside your jurisdiction (%s)", g->code, scope);
+    }
+    for (size_t k = 0; k < t->nunits; k++) {
+        const unit_t *u = &t->units[k];
+        if (u->region && !parent_prefixes(scope, u->region))
+            error_add(t, u->file, u->line, "region_code", "%s is outside your jurisdiction (%s)", u->region,
+                      scope);
+    }
+    t->nparse_errors = t->nerrors;
+    return t->nerrors ? -1 : 0;
+}
+
 int territory_check(territory_t *t)
 {
     t->err[0] = '\0';

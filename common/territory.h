@@ -71,6 +71,10 @@ int territory_parse_json(territory_t *t, const char *kind, const char *name, con
 int territory_load_regions(territory_t *t, const char *path) JS_MUST_CHECK;
 int territory_load_units(territory_t *t, const char *path) JS_MUST_CHECK;
 
+/* Rows outside region `scope` (a code; NULL or "" = no limit) are errors, kept like parsing's:
+ * what a provincial principal imports must lie in its province. 0 when none; -1 otherwise. */
+int territory_scope_check(territory_t *t, const char *scope);
+
 /* Cross-row checks without a database: every parent and every unit's region must be in the
  * files read, a parent sits at a higher tier and its code prefixes the child's, at most one
  * centre per region. 0 when the whole data set (including what parsing found) is clean; -1

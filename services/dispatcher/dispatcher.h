@@ -11,6 +11,9 @@
  * unit.c     the handling units' actions: sign, return, contact, agree a deadline, progress,
  *            ask an extension, co-handlers' parts, the result
  * views.c    the two queues, a case's handling state, and the assignment form (交办单, HTML)
+ * admin.c    the territory and the responsibility catalogue by API: imports (provincial
+ *            principals only, through common/territory.c and common/catalogue.c), versions,
+ *            regions and units
  *
  * Everything runs on the daemon's loop thread; the HTTP handlers share daemon_pg(), the
  * consumer has its own connection (daemon_add_consumer).
@@ -237,6 +240,14 @@ void dsp_h_progress(http_req_t *req, void *arg);
 void dsp_h_extension_request(http_req_t *req, void *arg);
 void dsp_h_part(http_req_t *req, void *arg);
 void dsp_h_result(http_req_t *req, void *arg);
+
+/* admin.c: the territory and the catalogue by API */
+void dsp_h_territory_import(http_req_t *req, void *arg);
+void dsp_h_catalogue_import(http_req_t *req, void *arg);
+void dsp_h_catalogue_versions(http_req_t *req, void *arg);
+void dsp_h_catalogue_version(http_req_t *req, void *arg);
+void dsp_h_regions(http_req_t *req, void *arg);
+void dsp_h_units(http_req_t *req, void *arg);
 
 void dsp_h_centre_queue(http_req_t *req, void *arg);
 void dsp_h_unit_queue(http_req_t *req, void *arg);

@@ -86,6 +86,7 @@ static int dispatcher_start(daemon_t *d, void *arg)
     const unsigned centre = AUTH_ROLE_CENTRE;
     const unsigned unit = AUTH_ROLE_UNIT;
     const unsigned readers = AUTH_ROLE_CENTRE | AUTH_ROLE_UNIT | AUTH_ROLE_SUPERVISOR | AUTH_ROLE_LEADER;
+    const unsigned importers = AUTH_ROLE_CENTRE | AUTH_ROLE_OPERATOR;
     if (http_server_route(h, "GET", "/v1/dispatch/queue", centre, dsp_h_centre_queue, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/dispatch", centre, dsp_h_dispatch, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/escalate", centre | unit, dsp_h_escalate, ds) ||
@@ -103,7 +104,14 @@ static int dispatcher_start(daemon_t *d, void *arg)
         http_server_route(h, "POST", "/v1/cases/{id}/part", unit, dsp_h_part, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/result", unit, dsp_h_result, ds) ||
         http_server_route(h, "GET", "/v1/cases/{id}/handling", readers, dsp_h_handling, ds) ||
-        http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds))
+        http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds) ||
+        /* the territory and the catalogue: the handlers admit only provincial principals */
+        http_server_route(h, "POST", "/v1/territory/import", importers, dsp_h_territory_import, ds) ||
+        http_server_route(h, "POST", "/v1/catalogue/versions", importers, dsp_h_catalogue_import, ds) ||
+        http_server_route(h, "GET", "/v1/catalogue/versions", AUTH_ROLE_STAFF, dsp_h_catalogue_versions, ds) ||
+        http_server_route(h, "GET", "/v1/catalogue/versions/{version}", AUTH_ROLE_STAFF, dsp_h_catalogue_version, ds) ||
+        http_server_route(h, "GET", "/v1/territory/regions", AUTH_ROLE_STAFF, dsp_h_regions, ds) ||
+        http_server_route(h, "GET", "/v1/territory/units", AUTH_ROLE_STAFF, dsp_h_units, ds))
         return -1;
     return 0;
 }
