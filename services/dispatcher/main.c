@@ -81,6 +81,11 @@ static int dispatcher_start(daemon_t *d, void *arg)
 
     static const char *const topics[] = {EVENT_TOPIC_CASE, NULL};
     if (daemon_add_consumer(d, "dispatcher", topics, dsp_on_event, ds) != 0) return -1;
+    /* Four types of the topic mean "route this case"; the rest (most of it: received, signed,
+     * contact_recorded, our own dispatched…) is skipped without a transaction. */
+    static const char *const routed[] = {"case.accepted", "case.returned", "case.escalated", "case.handed_down",
+                                         NULL};
+    if (kcons_set_types(daemon_consumer(d, "dispatcher"), routed) != 0) return -1;
 
     http_server_t *h = daemon_http(d);
     const unsigned centre = AUTH_ROLE_CENTRE;
