@@ -261,6 +261,7 @@ struct kcons {
     long pending_skipped; /* messages behind the pending offsets */
     struct event *flush_ev;
     long long skipped;
+    pg_batch_t *batch; /* reused for the two pipelined round trips of each message */
 };
 
 static int skips_flush(kcons_t *c);
@@ -616,6 +617,13 @@ static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char
     return rc;
 }
 
+#define DEDUP_SQL                                                                              \
+    "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING"
+#define OFFSET_SQL                                                                             \
+    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "                  \
+    "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "           \
+    "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+
 /* One message, one transaction. Returns 0 when it is done with (applied, duplicate or dead),
  * -1 when it must be retried. */
 static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
@@ -631,42 +639,45 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     int bad = 0;
     if (!(peeked & PEEK_ID) || strlen(event_id) != 36)
         bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
-    if (pg_begin(c->pg) != 0) goto retry;
+    /* BEGIN, the dedup row and the handler's savepoint go in one round trip (a pipeline), as
+     * do the offset and COMMIT below: a routed event costs the handler's statements plus two. */
+    int fresh = 0;
     if (!bad) {
         const char *p[] = {c->name, event_id};
-        PGresult *r = NULL;
-        if (pg_query(c->pg,
-                     "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2::uuid) "
-                     "ON CONFLICT DO NOTHING",
-                     2, p, &r) != 0) {
-            if (c->pg->last_class == PG_PERMANENT) { /* e.g. malformed uuid */
-                snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err);
-                bad = 1;
-                pg_rollback(c->pg);
-                if (pg_begin(c->pg) != 0) goto retry;
-            } else {
+        PGresult *res[3] = {NULL, NULL, NULL};
+        if (pg_batch_add(c->batch, "BEGIN", 0, NULL) != 0 || pg_batch_add(c->batch, DEDUP_SQL, 2, p) != 0 ||
+            pg_batch_add(c->batch, "SAVEPOINT handler", 0, NULL) != 0) {
+            pg_batch_free(c->batch); /* out of memory: start the batch afresh next time */
+            c->batch = pg_batch_new();
+            snprintf(c->pg->err, sizeof c->pg->err, "out of memory");
+            goto retry;
+        }
+        if (pg_batch_run(c->pg, c->batch, res) != 0) { /* rolled back by pg_batch_run */
+            if (c->pg->last_class != PG_PERMANENT) {
+                for (int i = 0; i < 3; i++) PQclear(res[i]);
                 goto retry;
             }
+            snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err); /* e.g. not a uuid */
+            bad = 1;
         } else {
-            int fresh = strcmp(PQcmdTuples(r), "1") == 0;
-            PQclear(r);
-            if (!fresh) {
-                metric_inc(c->m_dup);
-                LOGD("duplicate event skipped", LF_STR("consumer", c->name),
-                     LF_STR("event_id", event_id));
-            } else {
-                if (pg_query(c->pg, "SAVEPOINT handler", 0, NULL, NULL) != 0) goto retry;
-                kcons_result_t hr = c->fn(c->arg, c->pg, m, event_id, why, sizeof why);
-                if (hr == KCONS_RETRY) goto retry;
-                if (hr == KCONS_DEAD) {
-                    if (pg_query(c->pg, "ROLLBACK TO SAVEPOINT handler", 0, NULL, NULL) != 0)
-                        goto retry;
-                    bad = 1;
-                } else {
-                    metric_inc(c->m_applied);
-                    c->applied++;
-                }
-            }
+            c->pg->in_tx = 1;
+            fresh = strcmp(PQcmdTuples(res[1]), "1") == 0;
+        }
+        for (int i = 0; i < 3; i++) PQclear(res[i]);
+    }
+    if (!c->pg->in_tx && pg_begin(c->pg) != 0) goto retry;
+    if (!bad && !fresh) {
+        metric_inc(c->m_dup);
+        LOGD("duplicate event skipped", LF_STR("consumer", c->name), LF_STR("event_id", event_id));
+    } else if (!bad) {
+        kcons_result_t hr = c->fn(c->arg, c->pg, m, event_id, why, sizeof why);
+        if (hr == KCONS_RETRY) goto retry;
+        if (hr == KCONS_DEAD) {
+            if (pg_query(c->pg, "ROLLBACK TO SAVEPOINT handler", 0, NULL, NULL) != 0) goto retry;
+            bad = 1;
+        } else {
+            metric_inc(c->m_applied);
+            c->applied++;
         }
     }
     if (bad && kcons_dead_letter(c, m, why) != 0) goto retry;
@@ -674,13 +685,20 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     snprintf(part, sizeof part, "%d", m->partition);
     snprintf(next, sizeof next, "%lld", (long long)m->offset + 1);
     const char *po[] = {c->name, rd_kafka_topic_name(m->rkt), part, next};
-    if (pg_query(c->pg,
-                 "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
-                 "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "
-                 "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-                 4, po, NULL) != 0)
+    /* The offset and COMMIT must run in this transaction's session: a connection that broke
+     * meanwhile must not be re-opened under them (pg_batch_run would), so look first. */
+    if (PQstatus(c->pg->conn) != CONNECTION_OK) {
+        snprintf(c->pg->err, sizeof c->pg->err, "connection lost inside the transaction");
         goto retry;
-    if (pg_commit(c->pg) != 0) goto retry;
+    }
+    if (pg_batch_add(c->batch, OFFSET_SQL, 4, po) != 0 || pg_batch_add(c->batch, "COMMIT", 0, NULL) != 0) {
+        pg_batch_free(c->batch);
+        c->batch = pg_batch_new();
+        snprintf(c->pg->err, sizeof c->pg->err, "out of memory");
+        goto retry;
+    }
+    if (pg_batch_run(c->pg, c->batch, NULL) != 0) goto retry;
+    c->pg->in_tx = 0;
     /* durable: now Kafka may learn about it too */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
@@ -819,7 +837,8 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
     c->retry_ev = evtimer_new(base, kcons_resume, c);
     c->more_ev = evtimer_new(base, kcons_more, c);
     c->flush_ev = evtimer_new(base, kcons_flush_cb, c);
-    if (c->retry_ev == NULL || c->more_ev == NULL || c->flush_ev == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
+    c->batch = pg_batch_new();
+    if (c->retry_ev == NULL || c->more_ev == NULL || c->flush_ev == NULL || c->batch == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
         snprintf(err, errlen, "kafka consumer %s: cannot bridge into the loop", name);
         kcons_free(c);
         return NULL;
@@ -882,6 +901,7 @@ void kcons_free(kcons_t *c)
     if (c->retry_ev) event_free(c->retry_ev);
     if (c->more_ev) event_free(c->more_ev);
     if (c->flush_ev) event_free(c->flush_ev);
+    pg_batch_free(c->batch);
     if (c->q) rd_kafka_queue_destroy(c->q);
     if (c->rk) rd_kafka_destroy(c->rk);
     free(c->name);
