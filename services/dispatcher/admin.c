@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "catalogue.h"
+#include "csv.h"
 #include "dispatcher.h"
 #include "log.h"
 #include "territory.h"
@@ -48,22 +49,24 @@ static bool refuse_unless_provincial(http_req_t *req)
     return true;
 }
 
-/* A text parameter: printable UTF-8, 1..max characters. 0 when fine (or absent); else the 400
- * has been sent. */
+/* A text parameter: UTF-8 without control characters, 1..max characters. 0 when fine (or
+ * absent); else the 400 has been sent. */
 static int text_param(http_req_t *req, const char *field, const char *s, size_t len, long max)
 {
     if (s == NULL) return 0;
-    long cps = 0;
-    for (size_t i = 0; i < len; i++) cps += ((unsigned char)s[i] & 0xc0) != 0x80;
-    if (len == 0 || cps > max || strlen(s) != len) {
+    long cps = strlen(s) == len ? csv_text_check((const unsigned char *)s, len) : -2;
+    if (cps == -1) {
+        http_reply_error(req, 400, "invalid_value", field, "%s: not valid UTF-8", field);
+        return -1;
+    }
+    if (cps == -2) {
+        http_reply_error(req, 400, "invalid_value", field, "%s: no control characters", field);
+        return -1;
+    }
+    if (cps == 0 || cps > max) {
         http_reply_error(req, 400, "out_of_range", field, "%s: 1 to %ld characters", field, max);
         return -1;
     }
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            http_reply_error(req, 400, "invalid_value", field, "%s: no control characters", field);
-            return -1;
-        }
     return 0;
 }
 
@@ -486,7 +489,7 @@ void dsp_h_regions(http_req_t *req, void *arg)
         http_reply_error(req, 400, "not_allowed", "tier", "tier: province, city, county or township");
         return;
     }
-    char tb[8], lim[16], off[16];
+    char tb[16], lim[16], off[16];
     snprintf(tb, sizeof tb, "%d", t);
     snprintf(lim, sizeof lim, "%ld", limit);
     snprintf(off, sizeof off, "%ld", offset);

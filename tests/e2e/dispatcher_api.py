@@ -772,6 +772,23 @@ C9 = submit(MATTER, summary="经 API 导入的目录事项")
 h = wait_state(C9, "dispatched", timeout=180) if C9 else None
 check("a case of the new matter type is routed by the API-imported version, which it names",
       h is not None and h["catalogue_version"] == V2 and "450103-SCJG" in holders(h) and "450103-FGW" in holders(h), h)
+for note, why in [("a\u0007bell", "control"), ("长" * 501, "501 characters")]:
+    s, r, _ = call("POST", "/v1/catalogue/versions", T["T_CENTRE_GX"], {"csv": cat2, "note": note})
+    check(f"a note with {why} → 400 naming note", s == 400 and is_error(r, "note"), (s, r))
+# the same catalogue as JSON entries: a new version (JSON), then the same entries with keys in
+# another order → unchanged (the digest is of the entries, keys sorted)
+import csv as csvmod
+import io
+rows = list(csvmod.DictReader(io.StringIO(cat2)))
+entries = [{k: (v.split(";") if k == "co_handlers" else v) for k, v in r_.items() if v} for r_ in rows]
+s, r, _ = call("POST", "/v1/catalogue/versions", T["T_OPERATOR"], {"entries": entries, "note": "as JSON"})
+V3 = r.get("version") if isinstance(r, dict) else None
+check("the catalogue as JSON entries by the deployment's operator → 201, a new version", s == 201 and V3 == V2 + 1
+      and r.get("entries") == len(entries) and r.get("source") == "api:catalogue.json", (s, r))
+s, r, _ = call("POST", "/v1/catalogue/versions", T["T_OPERATOR"],
+               {"note": "again", "entries": [dict(reversed(list(e.items()))) for e in entries]})
+check("  … the same entries, keys in another order → 200 unchanged", s == 200 and r.get("unchanged") is True
+      and r.get("version") == V3, (s, r))
 big = "matter_type,region_code,tier,lead_unit,co_handlers,dispatch,basis\n" + "x" * (1100 * 1024)
 s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], big)
 check("a body over http_max_body (1 MiB) → 413", s == 413 and is_error(r), (s, r))
