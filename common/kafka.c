@@ -399,7 +399,7 @@ static const char *value_end(const char *p, const char *e)
     return depth == 0 ? p : NULL;
 }
 
-enum { PEEK_TYPE = 1, PEEK_ID = 2 };
+enum { PEEK_TYPE = KAFKA_PEEK_TYPE, PEEK_ID = KAFKA_PEEK_ID };
 
 /* Reads the top-level "type" and "event_id" of an envelope without building it: one pass over
  * the top level, nested values skipped. Returns PEEK_TYPE | PEEK_ID for what was found as plain
@@ -407,6 +407,8 @@ enum { PEEK_TYPE = 1, PEEK_ID = 2 };
  * of the two comes twice, so the caller takes the slow path (jansson), which says what is wrong. */
 static int envelope_peek(const char *p, size_t n, char *type, size_t tl, char *id, size_t il)
 {
+    if (tl) type[0] = '\0';
+    if (il) id[0] = '\0';
     const char *e = p + n;
     int found = 0, esc;
     p = ws(p, e);
@@ -450,6 +452,11 @@ static int envelope_peek(const char *p, size_t n, char *type, size_t tl, char *i
         if (*p != ',') return 0;
         p = ws(p + 1, e);
     }
+}
+
+int kafka_envelope_peek(const void *buf, size_t len, char *type, size_t tl, char *id, size_t il)
+{
+    return envelope_peek(buf, len, type, tl, id, il);
 }
 
 int kcons_set_types(kcons_t *c, const char *const *types)

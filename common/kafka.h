@@ -102,6 +102,14 @@ const char *kcons_name(const kcons_t *c);
 long long kcons_skipped(const kcons_t *c);
 rd_kafka_t *kcons_handle(kcons_t *c);
 
+/* What the type filter reads of an envelope without parsing it: the top-level "type" and
+ * "event_id" strings. Returns KAFKA_PEEK_TYPE | KAFKA_PEEK_ID for those found as plain strings
+ * (no escapes) that fit their buffers; 0 when buf is not one well-formed top-level object or
+ * either key comes twice. Nested values are skipped, not validated. Exposed for tests. */
+#define KAFKA_PEEK_TYPE 1
+#define KAFKA_PEEK_ID 2
+int kafka_envelope_peek(const void *buf, size_t len, char *type, size_t tl, char *id, size_t il);
+
 /* Routes librdkafka's log lines into our JSON log. Used by both objects; exposed for tests. */
 void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
 
