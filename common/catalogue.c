@@ -14,6 +14,8 @@
  */
 #include "catalogue.h"
 
+#include "csv.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -43,6 +45,8 @@ typedef struct {
     char text[ERR_LINE];
     int line;
     size_t seq;
+    char field[40];
+    int msg_at; /* where the message starts in text */
 } error_t_;
 
 struct catalogue {
@@ -72,6 +76,8 @@ static void JS_PRINTF(4, 5) error_add(catalogue_t *c, int line, const char *fiel
             vsnprintf(e->text + n, (size_t)(ERR_LINE - n), fmt, ap);
             va_end(ap);
         }
+        snprintf(e->field, sizeof e->field, "%s", field);
+        e->msg_at = n > 0 && n < ERR_LINE ? n : ERR_LINE - 1;
         e->line = line;
         e->seq = c->nerrors;
     }
@@ -113,6 +119,26 @@ void catalogue_errors_write(const catalogue_t *c, FILE *out)
         fprintf(out, "… and %zu more errors not shown\n", c->nerrors - CATALOGUE_ERRORS_SHOWN);
 }
 
+json_t *catalogue_errors_json(const catalogue_t *c)
+{
+    const error_t_ *order[CATALOGUE_ERRORS_SHOWN];
+    size_t n = c->nerrors < CATALOGUE_ERRORS_SHOWN ? c->nerrors : CATALOGUE_ERRORS_SHOWN;
+    for (size_t i = 0; i < n; i++) order[i] = &c->errors[i];
+    qsort(order, n, sizeof order[0], error_cmp);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "file", c->file ? c->file : "", "field", order[i]->field,
+                              "message", order[i]->text + order[i]->msg_at);
+        if (o && order[i]->line > 0)
+            json_object_set_new(o, c->json ? "entry" : "line", json_integer(order[i]->line));
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 catalogue_t *catalogue_new(void) { return calloc(1, sizeof(catalogue_t)); }
@@ -137,36 +163,6 @@ void catalogue_free(catalogue_t *c)
 }
 
 /* ---- field checks ------------------------------------------------------------------------- */
-
-/* Code points in s[0..n) when it is UTF-8 without control characters; -1 when it is not
- * UTF-8 (overlong forms, surrogates and stray bytes included), -2 for a control character. */
-static long text_check(const unsigned char *s, size_t n)
-{
-    long cps = 0;
-    for (size_t i = 0; i < n; cps++) {
-        unsigned ch = s[i];
-        if (ch < 0x80) {
-            if (ch < 0x20 || ch == 0x7f) return -2;
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp, min;
-        if (ch >= 0xc2 && ch <= 0xdf) k = 1, cp = ch & 0x1f, min = 0x80;
-        else if ((ch & 0xf0) == 0xe0) k = 2, cp = ch & 0x0f, min = 0x800;
-        else if (ch >= 0xf0 && ch <= 0xf4) k = 3, cp = ch & 0x07, min = 0x10000;
-        else return -1;
-        if (n - i <= k) return -1;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return -1;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-        if (cp <= 0x9f) return -2; /* C1 controls */
-        i += k + 1;
-    }
-    return cps;
-}
 
 /* Leading or trailing space — ASCII, no-break (U+00A0) or ideographic (U+3000). */
 static int has_edge_space(const char *s, size_t n)
@@ -247,13 +243,13 @@ static int row_add(catalogue_t *c, int line, const char *const f[F_N], const siz
     char v[80];
     int bad = 0, fbad[F_N] = {0};
     for (int i = 0; i < F_N; i++) {
-        long cps = text_check((const unsigned char *)f[i], len[i]);
+        long cps = csv_text_check((const unsigned char *)f[i], len[i]);
         if (cps == -1) error_add(c, line, field_names[i], "not valid UTF-8 (save the file as \"CSV UTF-8\", not GBK)");
         else if (cps == -2) error_add(c, line, field_names[i], "contains a control character (tab, line break…)");
         if (cps < 0) bad = fbad[i] = 1;
     }
     if (!fbad[F_MATTER]) {
-        long cps = text_check((const unsigned char *)f[F_MATTER], len[F_MATTER]);
+        long cps = csv_text_check((const unsigned char *)f[F_MATTER], len[F_MATTER]);
         if (len[F_MATTER] == 0) error_add(c, line, "matter_type", "is empty"), bad = 1;
         else if (has_edge_space(f[F_MATTER], len[F_MATTER]))
             error_add(c, line, "matter_type", "has leading or trailing spaces"), bad = 1;
@@ -336,7 +332,7 @@ static int row_add(catalogue_t *c, int line, const char *const f[F_N], const siz
                       clip(v, sizeof v, f[F_DISPATCH])), bad = 1;
     }
     if (!fbad[F_BASIS] && len[F_BASIS] > 0) {
-        long cps = text_check((const unsigned char *)f[F_BASIS], len[F_BASIS]);
+        long cps = csv_text_check((const unsigned char *)f[F_BASIS], len[F_BASIS]);
         if (has_edge_space(f[F_BASIS], len[F_BASIS]))
             error_add(c, line, "basis", "has leading or trailing spaces"), bad = 1;
         else if (cps > CATALOGUE_BASIS_MAX)
@@ -419,156 +415,29 @@ static int start_file(catalogue_t *c, const char *name, const char *buf, size_t 
     return 0;
 }
 
-/* ---- CSV (RFC 4180) ----------------------------------------------------------------------- */
-
-typedef struct {
-    const char *p, *end;
-    int line;
-} csv_t;
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    size_t off[F_N + 1], flen[F_N + 1];
-    int n;    /* fields seen (only F_N + 1 kept: enough to say "too many") */
-    int line; /* where the record starts */
-    const char *err;
-    int err_field;
-} csv_rec_t;
-
-static int rec_put(csv_rec_t *r, const char *s, size_t n)
-{
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 512;
-        while (cap < r->len + n + 1) cap *= 2;
-        char *b = realloc(r->buf, cap);
-        if (b == NULL) return -1;
-        r->buf = b;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, s, n);
-    r->len += n;
-    return 0;
-}
-
-static int rec_end_field(csv_rec_t *r, size_t start)
-{
-    if (rec_put(r, "", 1) != 0) return -1;
-    if (r->n <= F_N) {
-        r->off[r->n] = start;
-        r->flen[r->n] = r->len - 1 - start;
-    }
-    r->n++;
-    return 0;
-}
-
-static int csv_eol(const csv_t *c)
-{
-    return c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'));
-}
-
-static void csv_skip_line(csv_t *c)
-{
-    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-    c->p = nl ? nl + 1 : c->end;
-    c->line++;
-}
-
-/* 1: a record in r (r->err set when malformed; reading resumes at the next line), 0: end,
- * -1: out of memory. Blank lines are skipped. */
-static int csv_next(csv_t *c, csv_rec_t *r)
-{
-    while (csv_eol(c)) {
-        c->p += *c->p == '\r' ? 2 : 1;
-        c->line++;
-    }
-    if (c->p >= c->end) return 0;
-    const char *rec_start = c->p;
-    r->len = 0;
-    r->n = 0;
-    r->line = c->line;
-    r->err = NULL;
-    r->err_field = 0;
-    for (;;) {
-        size_t start = r->len;
-        if (c->p < c->end && *c->p == '"') {
-            int open_line = c->line;
-            c->p++;
-            for (;;) {
-                const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
-                if (q == NULL) {
-                    r->err = "unterminated quoted field (the quote is never closed)";
-                    r->err_field = r->n;
-                    c->p = rec_start;
-                    c->line = r->line;
-                    csv_skip_line(c);
-                    return 1;
-                }
-                for (const char *s = c->p; s < q; s++)
-                    if (*s == '\n') c->line++;
-                if (rec_put(r, c->p, (size_t)(q - c->p)) != 0) return -1;
-                c->p = q + 1;
-                if (c->p < c->end && *c->p == '"') {
-                    if (rec_put(r, "\"", 1) != 0) return -1;
-                    c->p++;
-                    continue;
-                }
-                break;
-            }
-            if (c->p < c->end && *c->p != ',' && !csv_eol(c)) {
-                r->err_field = r->n;
-                r->err = c->line == open_line
-                             ? "text after the closing quote (a quote inside a field is written \"\")"
-                             : "unterminated quoted field (its quote only closes on a later line)";
-                c->p = rec_start;
-                c->line = r->line;
-                csv_skip_line(c);
-                return 1;
-            }
-        } else {
-            const char *s = c->p;
-            while (s < c->end && *s != ',' && *s != '\n' && *s != '"' && !(*s == '\r' && s + 1 < c->end && s[1] == '\n'))
-                s++;
-            if (s < c->end && *s == '"') {
-                r->err = "quote inside an unquoted field (quote the whole field and double the quote)";
-                r->err_field = r->n;
-                c->p = s;
-                csv_skip_line(c);
-                return 1;
-            }
-            if (rec_put(r, c->p, (size_t)(s - c->p)) != 0) return -1;
-            c->p = s;
-        }
-        if (rec_end_field(r, start) != 0) return -1;
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue; /* a trailing comma reads one more, empty, field */
-        }
-        if (c->p < c->end) c->p += *c->p == '\r' ? 2 : 1;
-        c->line++;
-        return 1;
-    }
-}
-
 int catalogue_parse_csv(catalogue_t *c, const char *name, const char *buf, size_t len)
 {
     if (start_file(c, name, buf, len, 0) != 0) return -1;
-    csv_t in = {buf, buf + len, 1};
-    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) in.p += 3; /* Excel's UTF-8 BOM */
+    csv_reader_t in;
+    csv_reader_init(&in, buf, len);
     csv_rec_t r = {0};
+    int map[F_N];
     int rc = csv_next(&in, &r);
     if (rc == 0) error_add(c, 1, "header", "the file is empty");
     if (rc == 1) {
-        int ok = r.err == NULL && r.n == F_N;
-        for (int i = 0; ok && i < F_N; i++) ok = !strcmp(r.buf + r.off[i], field_names[i]);
-        if (!ok) {
-            error_add(c, r.line, "header", "expected \"%s\"; no row of this file was read", CATALOGUE_CSV_HEADER);
+        char why[128];
+        if (csv_header_map(&r, field_names, F_N, map, why, sizeof why) != 0) {
+            error_add(c, r.line, "header", "expected \"%s\" (in any order): %s; no row of this file was read",
+                      CATALOGUE_CSV_HEADER, why);
             rc = 0;
         }
     }
     while (rc == 1 && (rc = csv_next(&in, &r)) == 1) {
         if (r.err) {
-            error_add(c, r.line, r.err_field < F_N ? field_names[r.err_field] : "row", "%s", r.err);
+            const char *field = "row";
+            for (int i = 0; i < F_N; i++)
+                if (map[i] == r.err_field) field = field_names[i];
+            error_add(c, r.line, field, "%s", r.err);
             continue;
         }
         if (r.n != F_N) {
@@ -577,10 +446,10 @@ int catalogue_parse_csv(catalogue_t *c, const char *name, const char *buf, size_
         }
         const char *f[F_N];
         size_t fl[F_N];
-        for (int i = 0; i < F_N; i++) f[i] = r.buf + r.off[i], fl[i] = r.flen[i];
+        csv_fields(&r, map, F_N, f, fl);
         if (row_add(c, r.line, f, fl) != 0) rc = -1;
     }
-    free(r.buf);
+    csv_rec_free(&r);
     if (rc < 0) return c->err[0] ? -1 : oom(c);
     if (duplicates_check(c) != 0) return -1;
     c->nparse_errors = c->nerrors;
@@ -680,6 +549,18 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
     if (duplicates_check(c) != 0) return -1;
     c->nparse_errors = c->nerrors;
     return 0;
+}
+
+int catalogue_scope_check(catalogue_t *c, const char *scope)
+{
+    if (scope == NULL || *scope == '\0') return 0;
+    c->nerrors = c->nparse_errors;
+    for (size_t i = 0; i < c->n; i++)
+        if (!region_covers(scope, c->entries[i].region))
+            error_add(c, c->entries[i].line, "region_code", "%s is outside your jurisdiction (%s)",
+                      c->entries[i].region, scope);
+    c->nparse_errors = c->nerrors;
+    return c->nerrors ? -1 : 0;
 }
 
 int catalogue_load_file(catalogue_t *c, const char *path)
@@ -885,18 +766,19 @@ out:
     "               $7::text[], $8::text[], $9::int[]) AS x(m, r, t, l, c, d, b, ln)"
 
 /* The new version and its entries, inside the open transaction. */
-static int db_write(catalogue_t *c, pg_t *pg, const char *note, const long long *lead, char *const *co_lit,
-                    catalogue_import_result_t *res)
+static int db_write(catalogue_t *c, pg_t *pg, const char *note, long long principal_id, const long long *lead,
+                    char *const *co_lit, catalogue_import_result_t *res)
 {
     PGresult *r = NULL;
-    char entries[24];
+    char entries[24], who[24];
     snprintf(entries, sizeof entries, "%zu", c->n);
-    const char *pv[] = {c->file, c->sha256, entries, note};
+    snprintf(who, sizeof who, "%lld", principal_id);
+    const char *pv[] = {c->file, c->sha256, entries, note, principal_id > 0 ? who : NULL};
     if (pg_query(pg,
-                 "INSERT INTO catalogue_versions (version, source, sha256, entries, note) "
-                 "SELECT coalesce(max(version), 0) + 1, $1, $2, $3::int, $4 FROM catalogue_versions "
+                 "INSERT INTO catalogue_versions (version, source, sha256, entries, note, imported_by) "
+                 "SELECT coalesce(max(version), 0) + 1, $1, $2, $3::int, $4, $5::bigint FROM catalogue_versions "
                  "RETURNING version",
-                 4, pv, &r) != 0) {
+                 5, pv, &r) != 0) {
         if (!strncmp(pg->sqlstate, "23", 2)) error_add(c, 0, "file", "the database refused the version: %.300s", pg->err);
         else db_error(c, pg, "adding the version");
         return -1;
@@ -943,20 +825,29 @@ static int db_write(catalogue_t *c, pg_t *pg, const char *note, const long long 
     if (rc != 0) return -1;
     json_t *detail = json_pack("{s:s,s:s,s:I,s:i}", "file", c->file, "sha256", c->sha256, "entries",
                                (json_int_t)c->n, "version", res->version);
+    if (detail && note) json_object_set_new(detail, "note", json_string(note));
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     if (text == NULL) return oom(c);
     char object[40];
     snprintf(object, sizeof object, "catalogue:%d", res->version);
-    const char *pa[] = {object, text};
-    rc = pg_query(pg, "INSERT INTO audit_log (action, object, detail) VALUES ('catalogue.import', $1, $2::jsonb)", 2,
-                  pa, NULL);
+    const char *pa[] = {object, text, principal_id > 0 ? who : NULL};
+    rc = pg_query(pg,
+                  "INSERT INTO audit_log (action, object, detail, principal_id)"
+                  " VALUES ('catalogue.import', $1, $2::jsonb, $3::bigint)",
+                  3, pa, NULL);
     free(text);
     if (rc != 0) db_error(c, pg, "writing the audit log");
     return rc;
 }
 
 int catalogue_import(catalogue_t *c, pg_t *pg, const char *note, catalogue_import_result_t *out)
+{
+    return catalogue_import_by(c, pg, note, 0, out);
+}
+
+int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long principal_id,
+                        catalogue_import_result_t *out)
 {
     catalogue_import_result_t res = {0};
     if (out) *out = res;
@@ -966,12 +857,15 @@ int catalogue_import(catalogue_t *c, pg_t *pg, const char *note, catalogue_impor
         snprintf(c->err, sizeof c->err, "no catalogue was read");
         return -1;
     }
-    if (c->nerrors) return -1;
     if (c->n == 0) {
-        error_add(c, 0, "file", "the catalogue has no entries");
-        c->nparse_errors = c->nerrors;
+        if (c->nerrors == 0) {
+            error_add(c, 0, "file", "the catalogue has no entries");
+            c->nparse_errors = c->nerrors;
+        }
         return -1;
     }
+    /* With errors in the file already, the rows that read well are still checked against the
+     * database (and nothing written), so one report names every problem. */
     long long *lead = calloc(c->n, sizeof *lead);
     char **co_lit = calloc(c->n, sizeof *co_lit);
     int rc = -1;
@@ -1005,7 +899,7 @@ int catalogue_import(catalogue_t *c, pg_t *pg, const char *note, catalogue_impor
         goto out;
     }
     PQclear(r);
-    if (db_write(c, pg, note, lead, co_lit, &res) != 0) goto fail;
+    if (db_write(c, pg, note, principal_id, lead, co_lit, &res) != 0) goto fail;
     if (pg_commit(pg) != 0) {
         db_error(c, pg, "commit");
         goto out;
@@ -1241,7 +1135,7 @@ int catalogue_cli(int argc, char **argv, FILE *out, FILE *err)
     if (catalogue_load_file(c, file) != 0 && c->err[0]) {
         fprintf(err, "jiesuctl catalogue %s: %s\n", verb, c->err);
         rc = 1;
-    } else if (c->nerrors) {
+    } else if (c->nerrors && (!import || c->n == 0)) {
         catalogue_errors_write(c, err);
         fprintf(err, "jiesuctl catalogue %s: %zu errors%s\n", verb, c->nerrors, import ? "; nothing was written" : "");
         rc = 2;
@@ -1253,7 +1147,11 @@ int catalogue_cli(int argc, char **argv, FILE *out, FILE *err)
         pg_t *pg = cli_connect(dsn, "import", err);
         catalogue_import_result_t res;
         double t0 = now_s();
-        if (pg == NULL) {
+        if (pg == NULL && c->nerrors) { /* the file's own errors, at least */
+            catalogue_errors_write(c, err);
+            fprintf(err, "jiesuctl catalogue import: %zu errors; nothing was written\n", c->nerrors);
+            rc = 2;
+        } else if (pg == NULL) {
             rc = 1;
         } else if (catalogue_import(c, pg, note, &res) == 0) {
             if (res.unchanged)

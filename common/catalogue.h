@@ -20,6 +20,7 @@
 #ifndef JIESU_CATALOGUE_H
 #define JIESU_CATALOGUE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,8 +42,8 @@ catalogue_t *catalogue_new(void);
 void catalogue_free(catalogue_t *c);
 
 /* Reads a catalogue held in memory; name is the file name used in messages and the text is
- * copied. CSV: the header CATALOGUE_CSV_HEADER, then one entry per record (RFC 4180; UTF-8,
- * BOM and CRLF accepted); co_handlers is a ';'-separated list of unit codes. JSON: an array of
+ * copied. CSV: the header CATALOGUE_CSV_HEADER (columns in any order), then one entry per
+ * record (RFC 4180, read by common/csv.c; UTF-8, BOM and CRLF accepted); co_handlers is a ';'-separated list of unit codes. JSON: an array of
  * objects with the same keys (co_handlers an array of strings; co_handlers, dispatch and basis
  * may be absent), errors naming "FILE:#N" for the N-th entry. Row errors are collected
  * (catalogue_error_count) and do not make these fail: 0 when the text was read, -1 when
@@ -53,6 +54,10 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
 /* Reads a file: JSON when its name ends in ".json", CSV otherwise. An unreadable file is an
  * input error recorded on c (and -1). */
 int catalogue_load_file(catalogue_t *c, const char *path) JS_MUST_CHECK;
+
+/* Entries whose region is outside region `scope` (NULL or "" = no limit) are errors, kept like
+ * parsing's: what a provincial principal imports must lie in its province. 0 when none. */
+int catalogue_scope_check(catalogue_t *c, const char *scope);
 
 /* Entries read without error so far. */
 size_t catalogue_entry_count(const catalogue_t *c);
@@ -74,6 +79,10 @@ typedef struct catalogue_import_result {
  * (catalogue_strerror). pg must not be inside a transaction. */
 int catalogue_import(catalogue_t *c, pg_t *pg, const char *note,
                      catalogue_import_result_t *out) JS_MUST_CHECK;
+/* The same, recording who imported it (principal_id > 0, else none: an operator's tool) in
+ * catalogue_versions.imported_by and the audit_log row. */
+int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long principal_id,
+                        catalogue_import_result_t *out) JS_MUST_CHECK;
 
 /* Input errors found so far (all of them, even beyond the CATALOGUE_ERRORS_SHOWN kept). */
 size_t catalogue_error_count(const catalogue_t *c);
@@ -82,6 +91,9 @@ size_t catalogue_error_count(const catalogue_t *c);
 const char *catalogue_error_at(const catalogue_t *c, size_t i);
 /* Writes the kept error lines in line order, and how many more there were. */
 void catalogue_errors_write(const catalogue_t *c, FILE *out);
+/* The kept errors in line order as a new JSON array of {file, line | entry, field, message}
+ * (caller decrefs); NULL when out of memory. */
+json_t *catalogue_errors_json(const catalogue_t *c);
 /* The last runtime failure, "" when none. Borrowed. */
 const char *catalogue_strerror(const catalogue_t *c);
 

@@ -174,6 +174,13 @@ int daemon_add_consumer(daemon_t *d, const char *name, const char *const *topics
     return 0;
 }
 
+kcons_t *daemon_consumer(daemon_t *d, const char *name)
+{
+    for (int i = 0; i < d->ncons; i++)
+        if (!strcmp(kcons_name(d->cons[i]), name)) return d->cons[i];
+    return NULL;
+}
+
 static void daemon_teardown(daemon_t *d)
 {
     d->state = DAEMON_CLOSED;

@@ -55,5 +55,8 @@ int daemon_is_draining(const daemon_t *d);
  * PostgreSQL transaction on its own connection. Closed by the daemon at teardown. */
 int daemon_add_consumer(daemon_t *d, const char *name, const char *const *topics,
                         kcons_handler_fn fn, void *arg) JS_MUST_CHECK;
+/* The consumer added under name, or NULL. Borrowed: the daemon frees it at teardown. For
+ * settings made before the loop runs, e.g. kcons_set_types (the envelope types it handles). */
+kcons_t *daemon_consumer(daemon_t *d, const char *name);
 
 #endif

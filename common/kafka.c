@@ -250,8 +250,26 @@ struct kcons {
     int paused;       /* draining: take nothing more */
     int backoff_ms;
     long long applied;
-    metric_t *m_applied, *m_dup, *m_dead, *m_retry;
+    metric_t *m_applied, *m_dup, *m_dead, *m_retry, *m_skipped;
+    /* The type filter (kcons_set_types): envelope types the handler wants; none = all. */
+    char **types;
+    size_t ntypes;
+    /* Skipped messages' offsets not yet in consumer_offsets, per partition: written with the
+     * partition's next handled message, or by flush_ev within KCONS_SKIP_FLUSH_MS. */
+    struct kskip { char *topic; int32_t partition; int64_t next; } *skips;
+    size_t nskips, capskips;
+    long pending_skipped; /* messages behind the pending offsets */
+    struct event *flush_ev;
+    long long skipped;
+    pg_batch_t *batch; /* reused for the two pipelined round trips of each message */
 };
+
+static int skips_flush(kcons_t *c);
+static void skips_drop(kcons_t *c);
+
+/* Pending skipped offsets are written at least this often, and at once past this many. */
+#define KCONS_SKIP_FLUSH_MS 1000
+#define KCONS_SKIP_FLUSH_MAX 2000
 
 /* Starts each assigned partition from the offset PostgreSQL holds, the only offset that is
  * written in the same transaction as the effects. */
@@ -289,6 +307,9 @@ static void kcons_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         LOGI("partitions assigned", LF_STR("consumer", c->name), LF_INT("count", parts->cnt));
         rd_kafka_assign(rk, parts);
     } else {
+        /* Skipped offsets go to PostgreSQL before the partitions do (if that fails, the next
+         * owner reads those messages again and skips them again: nothing is lost or doubled). */
+        if (skips_flush(c) != 0) skips_drop(c);
         /* Everything processed is already durable in PostgreSQL; commit Kafka's copy too so
          * lag monitoring stays right, then let go. */
         rd_kafka_resp_err_t ce = rd_kafka_commit(rk, NULL, 0);
@@ -329,6 +350,254 @@ static int kcons_event_id(const rd_kafka_message_t *m, char out[64], char *err, 
     return rc;
 }
 
+/* ---- the envelope, peeked ---------------------------------------------------------------- */
+
+/* Skips JSON whitespace. */
+static const char *ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* At a '"': the end of the string (after its closing quote), NULL when it does not close.
+ * *escaped says whether it held a backslash. */
+static const char *str_end(const char *p, const char *e, int *escaped)
+{
+    *escaped = 0;
+    for (p++; p < e; p++) {
+        if (*p == '\\') {
+            *escaped = 1;
+            p++;
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Skips one value of any kind without validating its inside (strings are honoured, so a
+ * bracket in a string does not count). NULL when the text ends first. */
+static const char *value_end(const char *p, const char *e)
+{
+    int depth = 0, esc;
+    while (p < e) {
+        char ch = *p;
+        if (ch == '"') {
+            if ((p = str_end(p, e, &esc)) == NULL) return NULL;
+            if (depth == 0) return p;
+            continue;
+        }
+        if (ch == '{' || ch == '[') depth++;
+        else if (ch == '}' || ch == ']') {
+            if (depth == 0) return p; /* the end of the enclosing object: a bare literal before */
+            if (--depth == 0) return p + 1;
+        } else if (depth == 0 && (ch == ',' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')) {
+            return p;
+        }
+        p++;
+    }
+    return depth == 0 ? p : NULL;
+}
+
+enum { PEEK_TYPE = KAFKA_PEEK_TYPE, PEEK_ID = KAFKA_PEEK_ID };
+
+/* Reads the top-level "type" and "event_id" of an envelope without building it: one pass over
+ * the top level, nested values skipped. Returns PEEK_TYPE | PEEK_ID for what was found as plain
+ * strings (no escapes) that fit; 0 when the text is not a well-formed top-level object or a key
+ * of the two comes twice, so the caller takes the slow path (jansson), which says what is wrong. */
+static int envelope_peek(const char *p, size_t n, char *type, size_t tl, char *id, size_t il)
+{
+    if (tl) type[0] = '\0';
+    if (il) id[0] = '\0';
+    const char *e = p + n;
+    int found = 0, esc;
+    p = ws(p, e);
+    if (p >= e || *p != '{') return 0;
+    p = ws(p + 1, e);
+    if (p < e && *p == '}') return 0;
+    for (;;) {
+        if (p >= e || *p != '"') return 0;
+        const char *k = p + 1, *ke = str_end(p, e, &esc);
+        if (ke == NULL) return 0;
+        size_t klen = (size_t)(ke - 1 - k);
+        int which = esc ? 0 : klen == 4 && !memcmp(k, "type", 4) ? PEEK_TYPE
+                            : klen == 8 && !memcmp(k, "event_id", 8) ? PEEK_ID : 0;
+        p = ws(ke, e);
+        if (p >= e || *p != ':') return 0;
+        p = ws(p + 1, e);
+        if (p >= e) return 0;
+        if (which) {
+            if (found & which) return 0; /* a duplicate key: let jansson refuse it */
+            char *out = which == PEEK_TYPE ? type : id;
+            size_t cap = which == PEEK_TYPE ? tl : il;
+            if (*p == '"') {
+                const char *v = p + 1, *ve = str_end(p, e, &esc);
+                if (ve == NULL) return 0;
+                size_t vlen = (size_t)(ve - 1 - v);
+                if (!esc && vlen < cap && memchr(v, '\0', vlen) == NULL) {
+                    memcpy(out, v, vlen);
+                    out[vlen] = '\0';
+                    found |= which;
+                }
+                p = ve;
+            } else if ((p = value_end(p, e)) == NULL) {
+                return 0;
+            }
+        } else if ((p = value_end(p, e)) == NULL || p == e) {
+            return 0;
+        }
+        p = ws(p, e);
+        if (p >= e) return 0;
+        if (*p == '}') return ws(p + 1, e) == e ? found : 0;
+        if (*p != ',') return 0;
+        p = ws(p + 1, e);
+    }
+}
+
+int kafka_envelope_peek(const void *buf, size_t len, char *type, size_t tl, char *id, size_t il)
+{
+    return envelope_peek(buf, len, type, tl, id, il);
+}
+
+int kcons_set_types(kcons_t *c, const char *const *types)
+{
+    for (size_t i = 0; i < c->ntypes; i++) free(c->types[i]);
+    free(c->types);
+    c->types = NULL;
+    c->ntypes = 0;
+    size_t n = 0;
+    while (types && types[n]) n++;
+    if (n == 0) return 0;
+    if ((c->types = calloc(n, sizeof *c->types)) == NULL) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if ((c->types[i] = strdup(types[i])) == NULL) return -1;
+        c->ntypes++;
+    }
+    return 0;
+}
+
+static int type_wanted(const kcons_t *c, const char *type)
+{
+    for (size_t i = 0; i < c->ntypes; i++)
+        if (!strcmp(c->types[i], type)) return 1;
+    return 0;
+}
+
+/* Writes the pending skipped offsets in one statement (no transaction of its own is needed:
+ * it is one statement, and it only ever moves an offset forward). 0 when written or nothing
+ * was pending; -1 when PostgreSQL refused, and they stay pending. */
+static int skips_flush(kcons_t *c)
+{
+    if (c->nskips == 0) return 0;
+    pg_array_t t = {0}, pa = {0}, o = {0};
+    pg_array_start(&t);
+    pg_array_start(&pa);
+    pg_array_start(&o);
+    for (size_t i = 0; i < c->nskips; i++) {
+        char pb[16], ob[32];
+        snprintf(pb, sizeof pb, "%d", (int)c->skips[i].partition);
+        snprintf(ob, sizeof ob, "%lld", (long long)c->skips[i].next);
+        pg_array_add(&t, c->skips[i].topic);
+        pg_array_add(&pa, pb);
+        pg_array_add(&o, ob);
+    }
+    pg_array_end(&t);
+    pg_array_end(&pa);
+    pg_array_end(&o);
+    int rc = -1;
+    if (!t.oom && !pa.oom && !o.oom) {
+        const char *params[] = {c->name, t.s, pa.s, o.s};
+        rc = pg_query(c->pg,
+                      "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
+                      "SELECT $1, x.t, x.p, x.o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o) "
+                      "ON CONFLICT (consumer, topic, partition) DO UPDATE SET next_offset = "
+                      "greatest(consumer_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
+                      4, params, NULL);
+        if (rc != 0)
+            LOGW("skipped offsets not stored yet", LF_STR("consumer", c->name), LF_STR("error", c->pg->err));
+    }
+    free(t.s);
+    free(pa.s);
+    free(o.s);
+    if (rc == 0) {
+        for (size_t i = 0; i < c->nskips; i++) free(c->skips[i].topic);
+        c->nskips = 0;
+        c->pending_skipped = 0;
+    }
+    return rc;
+}
+
+/* A handled message of this partition committed a later offset: nothing pending there now. */
+static void skips_forget(kcons_t *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->nskips; i++)
+        if (c->skips[i].partition == partition && !strcmp(c->skips[i].topic, topic)) {
+            free(c->skips[i].topic);
+            c->skips[i] = c->skips[--c->nskips];
+            return;
+        }
+}
+
+static void skips_drop(kcons_t *c)
+{
+    for (size_t i = 0; i < c->nskips; i++) free(c->skips[i].topic);
+    c->nskips = 0;
+    c->pending_skipped = 0;
+}
+
+static void kcons_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kcons_t *c = arg;
+    if (skips_flush(c) != 0) {
+        struct timeval tv = {KCONS_SKIP_FLUSH_MS / 1000, (KCONS_SKIP_FLUSH_MS % 1000) * 1000};
+        evtimer_add(c->flush_ev, &tv);
+    }
+}
+
+/* m is of a type this consumer does not handle: no transaction, no dedup row. Everything before
+ * it on its partition is durable already (messages are processed in order, and a failure rewinds
+ * and pauses before later ones are looked at), so its offset may be recorded at any later time:
+ * Kafka's copy at once, PostgreSQL's with the partition's next handled message or by the timer.
+ * A crash before that only means the message is read and skipped again. -1 when out of memory
+ * (the caller takes the slow path). */
+static int kcons_skip(kcons_t *c, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    struct kskip *k = NULL;
+    for (size_t i = 0; i < c->nskips && k == NULL; i++)
+        if (c->skips[i].partition == m->partition && !strcmp(c->skips[i].topic, topic)) k = &c->skips[i];
+    if (k == NULL) {
+        if (c->nskips == c->capskips) {
+            size_t cap = c->capskips ? c->capskips * 2 : 8;
+            struct kskip *ns = realloc(c->skips, cap * sizeof *ns);
+            if (ns == NULL) return -1;
+            c->skips = ns;
+            c->capskips = cap;
+        }
+        char *t = strdup(topic);
+        if (t == NULL) return -1;
+        k = &c->skips[c->nskips++];
+        *k = (struct kskip){t, m->partition, 0};
+    }
+    k->next = m->offset + 1;
+    c->pending_skipped++;
+    c->skipped++;
+    metric_inc(c->m_skipped);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset = m->offset + 1;
+    rd_kafka_offsets_store(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (c->pending_skipped >= KCONS_SKIP_FLUSH_MAX) {
+        (void)skips_flush(c);
+    } else if (!evtimer_pending(c->flush_ev, NULL)) {
+        struct timeval tv = {KCONS_SKIP_FLUSH_MS / 1000, (KCONS_SKIP_FLUSH_MS % 1000) * 1000};
+        evtimer_add(c->flush_ev, &tv);
+    }
+    return 0;
+}
+
 static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char *why)
 {
     json_t *dl = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s%}", "consumer", c->name, "topic",
@@ -355,48 +624,67 @@ static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char
     return rc;
 }
 
+#define DEDUP_SQL                                                                              \
+    "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING"
+#define OFFSET_SQL                                                                             \
+    "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "                  \
+    "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "           \
+    "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+
 /* One message, one transaction. Returns 0 when it is done with (applied, duplicate or dead),
  * -1 when it must be retried. */
 static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
 {
-    char event_id[64] = "", why[512] = "";
-    int bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
-    if (pg_begin(c->pg) != 0) goto retry;
+    char event_id[64] = "", why[512] = "", type[96] = "";
+    int peeked = m->payload ? envelope_peek(m->payload, m->len, type, sizeof type, event_id, sizeof event_id) : 0;
+    if (c->ntypes && (peeked & PEEK_TYPE) && !type_wanted(c, type) && kcons_skip(c, m) == 0) {
+        c->backoff_ms = 0;
+        return 0;
+    }
+    /* The id as peeked when it looks like one (the handler decodes the envelope itself anyway);
+     * otherwise the full parse, which explains what is wrong for the dead letter. */
+    int bad = 0;
+    if (!(peeked & PEEK_ID) || strlen(event_id) != 36)
+        bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
+    /* BEGIN, the dedup row and the handler's savepoint go in one round trip (a pipeline), as
+     * do the offset and COMMIT below: a routed event costs the handler's statements plus two. */
+    int fresh = 0;
     if (!bad) {
         const char *p[] = {c->name, event_id};
-        PGresult *r = NULL;
-        if (pg_query(c->pg,
-                     "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2::uuid) "
-                     "ON CONFLICT DO NOTHING",
-                     2, p, &r) != 0) {
-            if (c->pg->last_class == PG_PERMANENT) { /* e.g. malformed uuid */
-                snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err);
-                bad = 1;
-                pg_rollback(c->pg);
-                if (pg_begin(c->pg) != 0) goto retry;
-            } else {
+        PGresult *res[3] = {NULL, NULL, NULL};
+        if (pg_batch_add(c->batch, "BEGIN", 0, NULL) != 0 || pg_batch_add(c->batch, DEDUP_SQL, 2, p) != 0 ||
+            pg_batch_add(c->batch, "SAVEPOINT handler", 0, NULL) != 0) {
+            pg_batch_free(c->batch); /* out of memory: start the batch afresh next time */
+            c->batch = pg_batch_new();
+            snprintf(c->pg->err, sizeof c->pg->err, "out of memory");
+            goto retry;
+        }
+        if (pg_batch_run(c->pg, c->batch, res) != 0) { /* rolled back by pg_batch_run */
+            if (c->pg->last_class != PG_PERMANENT) {
+                for (int i = 0; i < 3; i++) PQclear(res[i]);
                 goto retry;
             }
+            snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err); /* e.g. not a uuid */
+            bad = 1;
         } else {
-            int fresh = strcmp(PQcmdTuples(r), "1") == 0;
-            PQclear(r);
-            if (!fresh) {
-                metric_inc(c->m_dup);
-                LOGD("duplicate event skipped", LF_STR("consumer", c->name),
-                     LF_STR("event_id", event_id));
-            } else {
-                if (pg_query(c->pg, "SAVEPOINT handler", 0, NULL, NULL) != 0) goto retry;
-                kcons_result_t hr = c->fn(c->arg, c->pg, m, event_id, why, sizeof why);
-                if (hr == KCONS_RETRY) goto retry;
-                if (hr == KCONS_DEAD) {
-                    if (pg_query(c->pg, "ROLLBACK TO SAVEPOINT handler", 0, NULL, NULL) != 0)
-                        goto retry;
-                    bad = 1;
-                } else {
-                    metric_inc(c->m_applied);
-                    c->applied++;
-                }
-            }
+            c->pg->in_tx = 1;
+            fresh = strcmp(PQcmdTuples(res[1]), "1") == 0;
+        }
+        for (int i = 0; i < 3; i++) PQclear(res[i]);
+    }
+    if (!c->pg->in_tx && pg_begin(c->pg) != 0) goto retry;
+    if (!bad && !fresh) {
+        metric_inc(c->m_dup);
+        LOGD("duplicate event skipped", LF_STR("consumer", c->name), LF_STR("event_id", event_id));
+    } else if (!bad) {
+        kcons_result_t hr = c->fn(c->arg, c->pg, m, event_id, why, sizeof why);
+        if (hr == KCONS_RETRY) goto retry;
+        if (hr == KCONS_DEAD) {
+            if (pg_query(c->pg, "ROLLBACK TO SAVEPOINT handler", 0, NULL, NULL) != 0) goto retry;
+            bad = 1;
+        } else {
+            metric_inc(c->m_applied);
+            c->applied++;
         }
     }
     if (bad && kcons_dead_letter(c, m, why) != 0) goto retry;
@@ -404,19 +692,27 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     snprintf(part, sizeof part, "%d", m->partition);
     snprintf(next, sizeof next, "%lld", (long long)m->offset + 1);
     const char *po[] = {c->name, rd_kafka_topic_name(m->rkt), part, next};
-    if (pg_query(c->pg,
-                 "INSERT INTO consumer_offsets (consumer, topic, partition, next_offset) "
-                 "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "
-                 "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-                 4, po, NULL) != 0)
+    /* The offset and COMMIT must run in this transaction's session: a connection that broke
+     * meanwhile must not be re-opened under them (pg_batch_run would), so look first. */
+    if (PQstatus(c->pg->conn) != CONNECTION_OK) {
+        snprintf(c->pg->err, sizeof c->pg->err, "connection lost inside the transaction");
         goto retry;
-    if (pg_commit(c->pg) != 0) goto retry;
+    }
+    if (pg_batch_add(c->batch, OFFSET_SQL, 4, po) != 0 || pg_batch_add(c->batch, "COMMIT", 0, NULL) != 0) {
+        pg_batch_free(c->batch);
+        c->batch = pg_batch_new();
+        snprintf(c->pg->err, sizeof c->pg->err, "out of memory");
+        goto retry;
+    }
+    if (pg_batch_run(c->pg, c->batch, NULL) != 0) goto retry;
+    c->pg->in_tx = 0;
     /* durable: now Kafka may learn about it too */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
         m->offset + 1;
     rd_kafka_offsets_store(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+    if (c->nskips) skips_forget(c, rd_kafka_topic_name(m->rkt), m->partition);
     c->backoff_ms = 0;
     return 0;
 retry:
@@ -547,7 +843,9 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
     rd_kafka_set_log_queue(c->rk, c->q);
     c->retry_ev = evtimer_new(base, kcons_resume, c);
     c->more_ev = evtimer_new(base, kcons_more, c);
-    if (c->retry_ev == NULL || c->more_ev == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
+    c->flush_ev = evtimer_new(base, kcons_flush_cb, c);
+    c->batch = pg_batch_new();
+    if (c->retry_ev == NULL || c->more_ev == NULL || c->flush_ev == NULL || c->batch == NULL || kbridge_open(&c->bridge, base, c->q, kcons_wake, c) != 0) {
         snprintf(err, errlen, "kafka consumer %s: cannot bridge into the loop", name);
         kcons_free(c);
         return NULL;
@@ -575,6 +873,8 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
                                     "messages sent to the dead-letter topic");
         c->m_retry = metrics_counter(metrics, "jiesu_consumer_retries_total", lbl,
                                      "messages rewound for a retry");
+        c->m_skipped = metrics_counter(metrics, "jiesu_consumer_skipped_total", lbl,
+                                       "messages of types the consumer does not handle, skipped without a transaction");
     }
     return c;
 }
@@ -585,6 +885,8 @@ void kcons_pause(kcons_t *c)
 }
 
 long long kcons_applied(const kcons_t *c) { return c->applied; }
+long long kcons_skipped(const kcons_t *c) { return c->skipped; }
+const char *kcons_name(const kcons_t *c) { return c->name; }
 rd_kafka_t *kcons_handle(kcons_t *c) { return c->rk; }
 
 void kcons_free(kcons_t *c)
@@ -597,9 +899,16 @@ void kcons_free(kcons_t *c)
             LOGW("kafka consumer close", LF_STR("consumer", c->name),
                  LF_STR("error", rd_kafka_err2str(e)));
     }
+    (void)skips_flush(c); /* normally done by the revoke in close; a consumer never assigned has none */
+    skips_drop(c);
+    free(c->skips);
+    for (size_t i = 0; i < c->ntypes; i++) free(c->types[i]);
+    free(c->types);
     kbridge_close(&c->bridge, c->q);
     if (c->retry_ev) event_free(c->retry_ev);
     if (c->more_ev) event_free(c->more_ev);
+    if (c->flush_ev) event_free(c->flush_ev);
+    pg_batch_free(c->batch);
     if (c->q) rd_kafka_queue_destroy(c->q);
     if (c->rk) rd_kafka_destroy(c->rk);
     free(c->name);

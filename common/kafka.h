@@ -15,6 +15,8 @@
  * (database down) asks for a retry: the partition is rewound and paused with backoff. A
  * message that can never be applied (not JSON, no event id, a payload the handler rejects)
  * goes to the dead-letter topic through the outbox, in the same transaction as its offset.
+ * A consumer may be limited to the envelope types it handles (kcons_set_types): the others are
+ * skipped without a transaction, their offsets written along with the next handled message.
  * Both objects are single-threaded: use them from the loop thread only.
  */
 #ifndef JIESU_KAFKA_H
@@ -83,8 +85,30 @@ kcons_t *kcons_new(struct event_base *base, const char *brokers, const char *nam
 void kcons_free(kcons_t *c);
 /* Stops taking new messages (draining); kcons_free still has to be called. */
 void kcons_pause(kcons_t *c);
+/* Limits the consumer to envelope types it handles (a NULL-terminated list, copied; NULL or empty
+ * = every type, the default). A message whose envelope names another type is skipped without a
+ * PostgreSQL transaction and without a consumed_events row: its type is peeked from the raw
+ * bytes (top-level "type", no full parse). Offsets stay exact: a skipped message's offset is
+ * stored in Kafka at once and in consumer_offsets with the partition's next handled message, by
+ * a timer within a second, after 2,000 skips, on a rebalance and on kcons_free; a crash before
+ * that re-reads and re-skips those messages only. Messages without a readable type (not JSON,
+ * no "type") still go to the handler or the dead letter as before. Call before the loop runs.
+ * 0, or -1 when out of memory. */
+int kcons_set_types(kcons_t *c, const char *const *types) JS_MUST_CHECK;
 long long kcons_applied(const kcons_t *c);
+/* The consumer's name (its group); borrowed. */
+const char *kcons_name(const kcons_t *c);
+/* Messages skipped by the type filter so far. */
+long long kcons_skipped(const kcons_t *c);
 rd_kafka_t *kcons_handle(kcons_t *c);
+
+/* What the type filter reads of an envelope without parsing it: the top-level "type" and
+ * "event_id" strings. Returns KAFKA_PEEK_TYPE | KAFKA_PEEK_ID for those found as plain strings
+ * (no escapes) that fit their buffers; 0 when buf is not one well-formed top-level object or
+ * either key comes twice. Nested values are skipped, not validated. Exposed for tests. */
+#define KAFKA_PEEK_TYPE 1
+#define KAFKA_PEEK_ID 2
+int kafka_envelope_peek(const void *buf, size_t len, char *type, size_t tl, char *id, size_t il);
 
 /* Routes librdkafka's log lines into our JSON log. Used by both objects; exposed for tests. */
 void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf);

@@ -13,6 +13,8 @@
  */
 #include "territory.h"
 
+#include "csv.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -22,7 +24,6 @@
 #include <time.h>
 
 #define ERR_LINE 320
-#define CSV_MAX_FIELDS 16
 #define MAX_FILES 32
 #define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
 
@@ -74,6 +75,7 @@ typedef struct chunk {
 typedef struct {
     const char *name;
     const char *kind; /* "regions" | "units" */
+    int json;         /* an array given as JSON: "lines" are entry numbers, FILE:#N */
     char sha256[65];
     size_t rows;
 } file_t;
@@ -95,7 +97,8 @@ struct territory {
      * each time they run, so check and import can both be called. */
     size_t nerrors, nparse_errors;
     char errors[TERRITORY_ERRORS_SHOWN][ERR_LINE];
-    struct { size_t file, line; } error_pos[TERRITORY_ERRORS_SHOWN]; /* to sort the report */
+    /* to sort the report, and to give it to an API client field by field */
+    struct { size_t file, line; char field[40]; int msg_at; } error_pos[TERRITORY_ERRORS_SHOWN];
     char err[512];
 };
 
@@ -110,8 +113,12 @@ static void JS_PRINTF(5, 6) error_add(territory_t *t, const char *file, int line
         while (seq < t->nfiles && strcmp(t->files[seq].name, file)) seq++;
         t->error_pos[t->nerrors].file = seq;
         t->error_pos[t->nerrors].line = line > 0 ? (size_t)line : 0;
-        int n = line > 0 ? snprintf(e, ERR_LINE, "%s:%d: %s: ", file, line, field)
-                         : snprintf(e, ERR_LINE, "%s: %s: ", file, field);
+        int json = seq < t->nfiles && t->files[seq].json;
+        int n = line <= 0 ? snprintf(e, ERR_LINE, "%s: %s: ", file, field)
+                : json    ? snprintf(e, ERR_LINE, "%s:#%d: %s: ", file, line, field)
+                          : snprintf(e, ERR_LINE, "%s:%d: %s: ", file, line, field);
+        snprintf(t->error_pos[t->nerrors].field, sizeof t->error_pos[0].field, "%s", field);
+        t->error_pos[t->nerrors].msg_at = n > 0 && n < ERR_LINE ? n : ERR_LINE - 1;
         if (n > 0 && n < ERR_LINE) {
             va_list ap;
             va_start(ap, fmt);
@@ -273,185 +280,33 @@ void territory_errors_write(const territory_t *t, FILE *out)
         fprintf(out, "… and %zu more errors not shown\n", t->nerrors - TERRITORY_ERRORS_SHOWN);
 }
 
+json_t *territory_errors_json(const territory_t *t)
+{
+    error_key_t keys[TERRITORY_ERRORS_SHOWN];
+    size_t n = t->nerrors < TERRITORY_ERRORS_SHOWN ? t->nerrors : TERRITORY_ERRORS_SHOWN;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (error_key_t){t->error_pos[i].file, t->error_pos[i].line, i};
+    qsort(keys, n, sizeof keys[0], error_key_cmp);
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < n; k++) {
+        size_t i = keys[k].i, seq = t->error_pos[i].file;
+        json_t *o = json_pack("{s:s, s:s, s:s}", "file", seq < t->nfiles ? t->files[seq].name : "",
+                              "field", t->error_pos[i].field, "message",
+                              t->errors[i] + t->error_pos[i].msg_at);
+        if (o && t->error_pos[i].line > 0)
+            json_object_set_new(o, seq < t->nfiles && t->files[seq].json ? "entry" : "line",
+                                json_integer((json_int_t)t->error_pos[i].line));
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 const char *territory_strerror(const territory_t *t) { return t->err; }
 
-/* ---- CSV (RFC 4180) ----------------------------------------------------------------------- */
-
-typedef struct {
-    const char *p, *end;
-    int line; /* physical line p is on */
-} csv_t;
-
-typedef struct {
-    char *buf; /* the record's unescaped fields, each NUL-terminated */
-    size_t len, cap;
-    size_t off[CSV_MAX_FIELDS], flen[CSV_MAX_FIELDS];
-    int n;         /* fields seen; only the first CSV_MAX_FIELDS are kept */
-    int line;      /* the line the record starts on */
-    int err_field; /* the field a syntax error is in */
-    const char *err;
-    char errbuf[128];
-} csv_rec_t;
-
-static int rec_append(csv_rec_t *r, const char *s, size_t n)
-{
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 256;
-        while (cap < r->len + n + 1) cap *= 2;
-        char *b = realloc(r->buf, cap);
-        if (b == NULL) return -1;
-        r->buf = b;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, s, n);
-    r->len += n;
-    return 0;
-}
-
-static int rec_end_field(csv_rec_t *r, size_t start)
-{
-    if (rec_append(r, "", 1) != 0) return -1; /* the terminating NUL */
-    if (r->n < CSV_MAX_FIELDS) {
-        r->off[r->n] = start;
-        r->flen[r->n] = r->len - 1 - start;
-    }
-    r->n++;
-    return 0;
-}
-
-static int csv_at_eol(const csv_t *c)
-{
-    return c->p < c->end &&
-           (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'));
-}
-
-static void csv_skip_line(csv_t *c)
-{
-    const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
-    c->p = nl ? nl + 1 : c->end;
-    c->line++;
-}
-
-/* Reads the next record. 1: a record in r (r->err set when it is malformed, and reading goes
- * on at the next line so later rows are still checked), 0: end of input, -1: out of memory.
- * Blank lines are skipped: hand-edited files grow them and they carry nothing. */
-static int csv_next(csv_t *c, csv_rec_t *r)
-{
-    while (csv_at_eol(c)) {
-        c->p += *c->p == '\r' ? 2 : 1;
-        c->line++;
-    }
-    if (c->p >= c->end) return 0;
-    const char *rec_start = c->p;
-    r->len = 0;
-    r->n = 0;
-    r->line = c->line;
-    r->err = NULL;
-    r->err_field = -1;
-    for (;;) {
-        size_t start = r->len;
-        if (c->p < c->end && *c->p == '"') {
-            int open_line = c->line;
-            c->p++;
-            for (;;) {
-                const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
-                if (q == NULL) {
-                    /* Everything after an unclosed quote would be swallowed into one field:
-                     * report it and resume on the line after the record's first. */
-                    r->err = "unterminated quoted field (the quote is never closed)";
-                    r->err_field = r->n;
-                    c->p = rec_start;
-                    c->line = r->line;
-                    csv_skip_line(c);
-                    return 1;
-                }
-                for (const char *s = c->p; s < q; s++)
-                    if (*s == '\n') c->line++;
-                if (rec_append(r, c->p, (size_t)(q - c->p)) != 0) return -1;
-                c->p = q + 1;
-                if (c->p < c->end && *c->p == '"') { /* "" is one quote */
-                    if (rec_append(r, "\"", 1) != 0) return -1;
-                    c->p++;
-                    continue;
-                }
-                break;
-            }
-            if (c->p < c->end && *c->p != ',' && !csv_at_eol(c)) {
-                r->err_field = r->n;
-                if (c->line == open_line) {
-                    r->err = "text after the closing quote (a quote inside a field is "
-                             "written \"\")";
-                    csv_skip_line(c);
-                    return 1;
-                }
-                /* The quote "closed" on a later line: far more likely a quote left open here
-                 * that swallowed the lines below. Say so, and read those lines again. */
-                snprintf(r->errbuf, sizeof r->errbuf, "unterminated quoted field (the quote "
-                         "opened here only closes on line %d)", c->line);
-                r->err = r->errbuf;
-                c->p = rec_start;
-                c->line = r->line;
-                csv_skip_line(c);
-                return 1;
-            }
-        } else {
-            const char *s = c->p;
-            while (s < c->end && *s != ',' && *s != '\n' && *s != '"' &&
-                   !(*s == '\r' && s + 1 < c->end && s[1] == '\n'))
-                s++;
-            if (s < c->end && *s == '"') {
-                r->err = "quote inside an unquoted field (quote the whole field and double the "
-                         "quote)";
-                r->err_field = r->n;
-                c->p = s;
-                csv_skip_line(c);
-                return 1;
-            }
-            if (rec_append(r, c->p, (size_t)(s - c->p)) != 0) return -1;
-            c->p = s;
-        }
-        if (rec_end_field(r, start) != 0) return -1;
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end) c->p += *c->p == '\r' ? 2 : 1;
-        c->line++;
-        return 1;
-    }
-}
-
 /* ---- field checks ------------------------------------------------------------------------- */
-
-/* Code points in s[0..n) when it is UTF-8 without control characters; -1 when it is not
- * UTF-8 (overlong forms, surrogates and stray bytes included), -2 for a control character. */
-static long text_check(const unsigned char *s, size_t n)
-{
-    long cps = 0;
-    for (size_t i = 0; i < n; cps++) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f) return -2;
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp, min;
-        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0) k = 2, cp = c & 0x0f, min = 0x800;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07, min = 0x10000;
-        else return -1;
-        if (n - i <= k) return -1;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return -1;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-        if (cp <= 0x9f) return -2; /* C1 controls */
-        i += k + 1;
-    }
-    return cps;
-}
 
 /* Leading or trailing space — ASCII, no-break (U+00A0) or ideographic (U+3000) — which
  * would make "南宁市 " a different name from "南宁市". */
@@ -512,18 +367,18 @@ static int parent_prefixes(const char *parent, const char *child)
 
 /* Checks every field's text; 0 when all are valid, else reports each bad one and marks it
  * in bad[]. Shared by both files. */
-static int fields_text_check(territory_t *t, const char *file, const csv_rec_t *r,
-                             const char *const *names, int nf, int *bad)
+static int fields_text_check(territory_t *t, const char *file, int line, const char *const *f,
+                             const size_t *fl, const char *const *names, int nf, int *bad)
 {
     int rc = 0;
     for (int i = 0; i < nf; i++) {
-        long cps = text_check((const unsigned char *)r->buf + r->off[i], r->flen[i]);
+        long cps = csv_text_check((const unsigned char *)f[i], fl[i]);
         bad[i] = cps < 0;
         if (cps == -1)
-            error_add(t, file, r->line, names[i],
+            error_add(t, file, line, names[i],
                       "not valid UTF-8 (save the file as \"CSV UTF-8\", not GBK)");
         else if (cps == -2)
-            error_add(t, file, r->line, names[i], "contains a control character (tab, line "
+            error_add(t, file, line, names[i], "contains a control character (tab, line "
                                                   "break…)");
         if (cps < 0) rc = -1;
     }
@@ -545,7 +400,7 @@ static void name_check(territory_t *t, const char *file, int line, const char *f
         error_add(t, file, line, field, "has leading or trailing spaces");
         *bad = 1;
     }
-    long cps = text_check((const unsigned char *)s, n);
+    long cps = csv_text_check((const unsigned char *)s, n);
     if (cps > max) {
         error_add(t, file, line, field, "is %ld characters long, at most %ld allowed", cps, max);
         *bad = 1;
@@ -554,37 +409,39 @@ static void name_check(territory_t *t, const char *file, int line, const char *f
 
 /* Compares the header with the expected one; 0 when it matches. */
 static int header_check(territory_t *t, const char *file, const csv_rec_t *r,
-                        const char *const *names, int nf, const char *expected)
+                        const char *const *names, int nf, const char *expected, int *map)
 {
-    int ok = r->err == NULL && r->n == nf;
-    for (int i = 0; ok && i < nf; i++) ok = !strcmp(r->buf + r->off[i], names[i]);
-    if (ok) return 0;
+    char why[128];
+    if (csv_header_map(r, names, nf, map, why, sizeof why) == 0) return 0;
     char found[200] = "";
     size_t o = 0;
     for (int i = 0; r->err == NULL && i < r->n && i < CSV_MAX_FIELDS && o + 1 < sizeof found; i++) {
-        const char *f = r->buf + r->off[i];
-        int valid = text_check((const unsigned char *)f, r->flen[i]) >= 0;
+        const char *f = csv_field(r, i);
+        int valid = csv_text_check((const unsigned char *)f, csv_field_len(r, i)) >= 0;
         int w = snprintf(found + o, sizeof found - o, "%s%s", i ? "," : "", valid ? f : "?");
         if (w < 0) break;
         o += (size_t)w;
     }
     if (o >= sizeof found) memcpy(found + sizeof found - 4, "\xe2\x80\xa6", 4);
-    error_add(t, file, r->line, "header", "expected \"%s\", found \"%s\"; no row of this file "
-              "was read", expected, r->err ? r->err : found);
+    if (r->err)
+        error_add(t, file, r->line, "header", "expected \"%s\", found \"%s\"; no row of this file "
+                  "was read", expected, r->err);
+    else
+        error_add(t, file, r->line, "header", "expected \"%s\" (in any order), found \"%s\": %s; "
+                  "no row of this file was read", expected, found, why);
     return -1;
 }
 
 /* ---- rows --------------------------------------------------------------------------------- */
 
-static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
+static int region_row(territory_t *t, const char *file, int line, const char *const *f,
+                      const size_t *fl)
 {
     int bad[R_NFIELDS] = {0};
     char v[80];
-    if (fields_text_check(t, file, r, region_fields, R_NFIELDS, bad) != 0 && bad[R_CODE])
+    if (fields_text_check(t, file, line, f, fl, region_fields, R_NFIELDS, bad) != 0 && bad[R_CODE])
         return 0;
-    const char *f[R_NFIELDS];
-    for (int i = 0; i < R_NFIELDS; i++) f[i] = r->buf + r->off[i];
-    int line = r->line, rowbad = bad[R_NAME] || bad[R_TIER] || bad[R_PARENT] || bad[R_PROFILE];
+    int rowbad = bad[R_NAME] || bad[R_TIER] || bad[R_PARENT] || bad[R_PROFILE];
 
     int implied = code_tier(f[R_CODE]);
     if (implied == 0) {
@@ -593,7 +450,7 @@ static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
         return 0; /* not kept: nothing can refer to it meaningfully */
     }
     if (!bad[R_NAME])
-        name_check(t, file, line, "name", f[R_NAME], r->flen[R_NAME], REGION_NAME_MAX, 1, &rowbad);
+        name_check(t, file, line, "name", f[R_NAME], fl[R_NAME], REGION_NAME_MAX, 1, &rowbad);
     int tier = 0;
     if (!bad[R_TIER]) {
         const char *s = f[R_TIER];
@@ -608,7 +465,7 @@ static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
     }
     if (tier == 0) rowbad = 1;
     const char *parent = NULL;
-    if (!bad[R_PARENT] && r->flen[R_PARENT] > 0) {
+    if (!bad[R_PARENT] && fl[R_PARENT] > 0) {
         parent = f[R_PARENT];
         if (code_tier(parent) == 0) {
             error_add(t, file, line, "parent_code", "\"%s\" is not a division code",
@@ -626,7 +483,7 @@ static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
         }
     }
     const char *profile = NULL;
-    if (!bad[R_PROFILE] && r->flen[R_PROFILE] > 0) {
+    if (!bad[R_PROFILE] && fl[R_PROFILE] > 0) {
         profile = f[R_PROFILE];
         if (!ident_ok(profile, 1)) {
             error_add(t, file, line, "policy_profile", "\"%s\" is not a profile name (lower-case "
@@ -657,8 +514,8 @@ static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
     g->line = line;
     g->tier = tier;
     g->bad = rowbad;
-    if ((g->code = arena_dup(t, f[R_CODE], r->flen[R_CODE])) == NULL ||
-        (g->name = arena_dup(t, f[R_NAME], r->flen[R_NAME])) == NULL ||
+    if ((g->code = arena_dup(t, f[R_CODE], fl[R_CODE])) == NULL ||
+        (g->name = arena_dup(t, f[R_NAME], fl[R_NAME])) == NULL ||
         (parent && (g->parent = arena_dup(t, parent, strlen(parent))) == NULL) ||
         (profile && (g->profile = arena_dup(t, profile, strlen(profile))) == NULL) ||
         smap_put(&t->region_idx, g->code, (int)t->nregions) != 0)
@@ -667,14 +524,14 @@ static int region_row(territory_t *t, const char *file, const csv_rec_t *r)
     return 0;
 }
 
-static int unit_row(territory_t *t, const char *file, const csv_rec_t *r)
+static int unit_row(territory_t *t, const char *file, int line, const char *const *f,
+                    const size_t *fl)
 {
     int bad[U_NFIELDS] = {0};
     char v[80];
-    if (fields_text_check(t, file, r, unit_fields, U_NFIELDS, bad) != 0 && bad[U_CODE]) return 0;
-    const char *f[U_NFIELDS];
-    for (int i = 0; i < U_NFIELDS; i++) f[i] = r->buf + r->off[i];
-    int line = r->line, rowbad = 0;
+    if (fields_text_check(t, file, line, f, fl, unit_fields, U_NFIELDS, bad) != 0 && bad[U_CODE])
+        return 0;
+    int rowbad = 0;
     for (int i = 0; i < U_NFIELDS; i++) rowbad |= bad[i];
 
     if (!ident_ok(f[U_CODE], 0)) {
@@ -683,7 +540,7 @@ static int unit_row(territory_t *t, const char *file, const csv_rec_t *r)
         return 0;
     }
     if (!bad[U_NAME])
-        name_check(t, file, line, "name", f[U_NAME], r->flen[U_NAME], UNIT_NAME_MAX, 1, &rowbad);
+        name_check(t, file, line, "name", f[U_NAME], fl[U_NAME], UNIT_NAME_MAX, 1, &rowbad);
     if (!bad[U_REGION] && code_tier(f[U_REGION]) == 0) {
         error_add(t, file, line, "region_code", "\"%s\" is not a division code",
                   clip(v, sizeof v, f[U_REGION]));
@@ -701,10 +558,10 @@ static int unit_row(territory_t *t, const char *file, const csv_rec_t *r)
         }
     }
     if (!bad[U_HEAD])
-        name_check(t, file, line, "head_name", f[U_HEAD], r->flen[U_HEAD], HEAD_NAME_MAX, 0,
+        name_check(t, file, line, "head_name", f[U_HEAD], fl[U_HEAD], HEAD_NAME_MAX, 0,
                    &rowbad);
     if (!bad[U_DEPUTY])
-        name_check(t, file, line, "deputy_head_name", f[U_DEPUTY], r->flen[U_DEPUTY],
+        name_check(t, file, line, "deputy_head_name", f[U_DEPUTY], fl[U_DEPUTY],
                    HEAD_NAME_MAX, 0, &rowbad);
     int *dup = smap_get(&t->unit_idx, f[U_CODE]);
     if (dup) {
@@ -728,62 +585,171 @@ static int unit_row(territory_t *t, const char *file, const csv_rec_t *r)
     u->line = line;
     u->bad = rowbad;
     /* A field found wrong is kept as NULL so the cross checks skip it. */
-    if ((u->code = arena_dup(t, f[U_CODE], r->flen[U_CODE])) == NULL ||
-        (u->name = arena_dup(t, f[U_NAME], r->flen[U_NAME])) == NULL ||
-        (!bad[U_REGION] && (u->region = arena_dup(t, f[U_REGION], r->flen[U_REGION])) == NULL) ||
-        (!bad[U_KIND] && (u->kind = arena_dup(t, f[U_KIND], r->flen[U_KIND])) == NULL) ||
-        (r->flen[U_HEAD] && (u->head = arena_dup(t, f[U_HEAD], r->flen[U_HEAD])) == NULL) ||
-        (r->flen[U_DEPUTY] && (u->deputy = arena_dup(t, f[U_DEPUTY], r->flen[U_DEPUTY])) == NULL) ||
+    if ((u->code = arena_dup(t, f[U_CODE], fl[U_CODE])) == NULL ||
+        (u->name = arena_dup(t, f[U_NAME], fl[U_NAME])) == NULL ||
+        (!bad[U_REGION] && (u->region = arena_dup(t, f[U_REGION], fl[U_REGION])) == NULL) ||
+        (!bad[U_KIND] && (u->kind = arena_dup(t, f[U_KIND], fl[U_KIND])) == NULL) ||
+        (fl[U_HEAD] && (u->head = arena_dup(t, f[U_HEAD], fl[U_HEAD])) == NULL) ||
+        (fl[U_DEPUTY] && (u->deputy = arena_dup(t, f[U_DEPUTY], fl[U_DEPUTY])) == NULL) ||
         smap_put(&t->unit_idx, u->code, (int)t->nunits) != 0)
         return oom(t);
     t->nunits++;
     return 0;
 }
 
-/* Reads one file of either kind: header first, then every record. */
-static int parse_file(territory_t *t, const char *name, const char *buf, size_t len, int units)
+/* Registers one input (a file, or a JSON array given by API) in t. NULL when out of room. */
+static const char *file_start(territory_t *t, const char *name, const char *buf, size_t len,
+                              int units, int json)
 {
     errors_drop_cross(t);
     t->err[0] = '\0';
     if (t->nfiles == MAX_FILES) {
         snprintf(t->err, sizeof t->err, "more than %d files in one import", MAX_FILES);
-        return -1;
+        return NULL;
     }
     const char *file = arena_dup(t, name, strlen(name));
-    if (file == NULL) return oom(t);
+    if (file == NULL) {
+        oom(t);
+        return NULL;
+    }
     file_t *fe = &t->files[t->nfiles++];
     fe->name = file;
     fe->kind = units ? "units" : "regions";
     fe->rows = 0;
+    fe->json = json;
     pg_sha256_hex(buf, len, fe->sha256);
     if (units) t->units_read = 1;
     else t->regions_read = 1;
+    return file;
+}
 
+static void file_end(territory_t *t, int units, size_t before)
+{
+    t->files[t->nfiles - 1].rows = (units ? t->nunits : t->nregions) - before;
+    t->nparse_errors = t->nerrors;
+}
+
+/* Reads one CSV file of either kind: the header (columns in any order), then every record. */
+static int parse_file(territory_t *t, const char *name, const char *buf, size_t len, int units)
+{
+    const char *file = file_start(t, name, buf, len, units, 0);
+    if (file == NULL) return -1;
     const char *const *names = units ? unit_fields : region_fields;
-    int nf = units ? U_NFIELDS : R_NFIELDS;
+    const char *header = units ? TERRITORY_UNITS_HEADER : TERRITORY_REGIONS_HEADER;
+    int nf = units ? U_NFIELDS : R_NFIELDS, map[U_NFIELDS];
     size_t before = units ? t->nunits : t->nregions;
-    csv_t c = {buf, buf + len, 1};
-    if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) c.p += 3; /* Excel's UTF-8 BOM */
+    csv_reader_t c;
+    csv_reader_init(&c, buf, len);
     csv_rec_t r = {0};
     int rc = csv_next(&c, &r);
     if (rc == 0) error_add(t, file, 1, "header", "the file is empty");
-    if (rc == 1 && header_check(t, file, &r, names, nf,
-                                units ? TERRITORY_UNITS_HEADER : TERRITORY_REGIONS_HEADER) != 0)
-        rc = 0;
+    if (rc == 1 && header_check(t, file, &r, names, nf, header, map) != 0) rc = 0;
     while (rc == 1 && (rc = csv_next(&c, &r)) == 1) {
         if (r.err) {
-            error_add(t, file, r.line, r.err_field < nf ? names[r.err_field] : "row", "%s", r.err);
+            const char *field = "row";
+            for (int i = 0; i < nf; i++)
+                if (map[i] == r.err_field) field = names[i];
+            error_add(t, file, r.line, field, "%s", r.err);
         } else if (r.n != nf) {
-            error_add(t, file, r.line, "row", "%d fields, expected %d (%s)", r.n, nf,
-                      units ? TERRITORY_UNITS_HEADER : TERRITORY_REGIONS_HEADER);
-        } else if ((units ? unit_row(t, file, &r) : region_row(t, file, &r)) != 0) {
-            rc = -1;
+            error_add(t, file, r.line, "row", "%d fields, expected %d (%s)", r.n, nf, header);
+        } else {
+            const char *f[U_NFIELDS];
+            size_t fl[U_NFIELDS];
+            csv_fields(&r, map, nf, f, fl);
+            if ((units ? unit_row(t, file, r.line, f, fl) : region_row(t, file, r.line, f, fl)) != 0)
+                rc = -1;
         }
     }
-    free(r.buf);
+    csv_rec_free(&r);
     if (rc < 0 && !t->err[0]) oom(t);
-    fe->rows = (units ? t->nunits : t->nregions) - before;
-    t->nparse_errors = t->nerrors;
+    file_end(t, units, before);
+    return rc < 0 ? -1 : 0;
+}
+
+int territory_parse_json(territory_t *t, const char *kind, const char *name, const char *buf,
+                         size_t len)
+{
+    int units = kind && !strcmp(kind, "units");
+    if (!units && (kind == NULL || strcmp(kind, "regions"))) {
+        snprintf(t->err, sizeof t->err, "kind must be regions or units");
+        return -1;
+    }
+    const char *file = file_start(t, name, buf, len, units, 1);
+    if (file == NULL) return -1;
+    const char *const *names = units ? unit_fields : region_fields;
+    const char *header = units ? TERRITORY_UNITS_HEADER : TERRITORY_REGIONS_HEADER;
+    int nf = units ? U_NFIELDS : R_NFIELDS;
+    size_t before = units ? t->nunits : t->nregions;
+    json_error_t je;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    int rc = 0;
+    if (root == NULL) {
+        error_add(t, file, 0, "json", "%s (line %d, column %d)", je.text, je.line, je.column);
+    } else if (!json_is_array(root)) {
+        error_add(t, file, 0, "json", "must be an array of %s", units ? "units" : "regions");
+    } else {
+        if (json_array_size(root) == 0) error_add(t, file, 0, "json", "the array is empty");
+        csv_rec_t r = {0};
+        size_t i;
+        json_t *o;
+        json_array_foreach(root, i, o) {
+            int line = (int)i + 1, bad = 0;
+            if (!json_is_object(o)) {
+                error_add(t, file, line, "entry", "must be an object");
+                continue;
+            }
+            const char *key;
+            json_t *v;
+            json_object_foreach(o, key, v) {
+                int known = 0;
+                for (int k = 0; k < nf; k++) known |= !strcmp(key, names[k]);
+                if (!known) {
+                    error_add(t, file, line, "entry", "\"%.40s\" is not a field (%s)",
+                              csv_text_check((const unsigned char *)key, strlen(key)) >= 0 ? key : "?",
+                              header);
+                    bad = 1;
+                }
+            }
+            csv_rec_reset(&r, line);
+            for (int k = 0; k < nf && rc == 0; k++) {
+                json_t *x = json_object_get(o, names[k]);
+                const char *sv = "";
+                size_t sl = 0;
+                char num[24];
+                if (json_is_string(x)) {
+                    sv = json_string_value(x);
+                    sl = json_string_length(x);
+                    if (strlen(sv) != sl) {
+                        error_add(t, file, line, names[k], "contains a NUL character");
+                        bad = 1;
+                    }
+                } else if (json_is_integer(x)) { /* "tier": 3 reads as naturally as "3" */
+                    snprintf(num, sizeof num, "%lld", (long long)json_integer_value(x));
+                    sv = num;
+                    sl = strlen(num);
+                } else if (x != NULL && !json_is_null(x)) {
+                    error_add(t, file, line, names[k], "must be a string");
+                    bad = 1;
+                }
+                if (csv_rec_add(&r, sv, sl) != 0) rc = oom(t);
+            }
+            if (rc != 0) break;
+            if (bad) continue;
+            const char *f[U_NFIELDS];
+            size_t fl[U_NFIELDS];
+            int ident[U_NFIELDS];
+            for (int k = 0; k < nf; k++) ident[k] = k;
+            csv_fields(&r, ident, nf, f, fl);
+            if ((units ? unit_row(t, file, line, f, fl) : region_row(t, file, line, f, fl)) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        csv_rec_free(&r);
+    }
+    json_decref(root);
+    if (rc < 0 && !t->err[0]) oom(t);
+    file_end(t, units, before);
     return rc < 0 ? -1 : 0;
 }
 
@@ -897,6 +863,25 @@ static int validate(territory_t *t)
         }
     }
     smap_clear(&centres);
+    return t->nerrors ? -1 : 0;
+}
+
+int territory_scope_check(territory_t *t, const char *scope)
+{
+    if (scope == NULL || *scope == '\0') return 0;
+    errors_drop_cross(t);
+    for (size_t k = 0; k < t->nregions; k++) {
+        const region_t *g = &t->regions[k];
+        if (!parent_prefixes(scope, g->code))
+            error_add(t, g->file, g->line, "code", "%s is outside your jurisdiction (%s)", g->code, scope);
+    }
+    for (size_t k = 0; k < t->nunits; k++) {
+        const unit_t *u = &t->units[k];
+        if (u->region && !parent_prefixes(scope, u->region))
+            error_add(t, u->file, u->line, "region_code", "%s is outside your jurisdiction (%s)", u->region,
+                      scope);
+    }
+    t->nparse_errors = t->nerrors;
     return t->nerrors ? -1 : 0;
 }
 
@@ -1195,7 +1180,8 @@ static int units_upsert(territory_t *t, pg_t *pg, int centres, territory_stats_t
 
 /* One audit_log row naming the files (by digest) and the counts. The object is the region
  * highest in the files, the usual way to say "the Guangxi territory". */
-static int audit_insert(territory_t *t, pg_t *pg, const territory_stats_t *st)
+static int audit_insert(territory_t *t, pg_t *pg, const territory_stats_t *st,
+                        long long principal_id, const char *note)
 {
     const char *top = NULL;
     int top_tier = 5;
@@ -1219,18 +1205,27 @@ static int audit_insert(territory_t *t, pg_t *pg, const territory_stats_t *st)
                            (json_int_t)st->units_inserted, "updated",
                            (json_int_t)st->units_updated, "unchanged",
                            (json_int_t)st->units_unchanged);
+    if (detail && note) json_object_set_new(detail, "note", json_string(note));
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     if (text == NULL) return oom(t);
-    const char *params[] = {object, text};
-    int rc = pg_query(pg, "INSERT INTO audit_log (action, object, detail)"
-                          " VALUES ('territory.import', $1, $2::jsonb)", 2, params, NULL);
+    char who[24];
+    snprintf(who, sizeof who, "%lld", principal_id);
+    const char *params[] = {object, text, principal_id > 0 ? who : NULL};
+    int rc = pg_query(pg, "INSERT INTO audit_log (action, object, detail, principal_id)"
+                          " VALUES ('territory.import', $1, $2::jsonb, $3::bigint)", 3, params, NULL);
     free(text);
     if (rc != 0) db_error(t, pg, "writing the audit log");
     return rc;
 }
 
 int territory_import(territory_t *t, pg_t *pg, territory_stats_t *stats)
+{
+    return territory_import_by(t, pg, 0, NULL, stats);
+}
+
+int territory_import_by(territory_t *t, pg_t *pg, long long principal_id, const char *note,
+                        territory_stats_t *stats)
 {
     territory_stats_t st = {0};
     int rc;
@@ -1259,7 +1254,7 @@ int territory_import(territory_t *t, pg_t *pg, territory_stats_t *stats)
         if (regions_upsert(t, pg, tier, &st) != 0) goto fail;
     if (units_upsert(t, pg, 0, &st) != 0 || units_upsert(t, pg, 1, &st) != 0) goto fail;
     if (st.regions_inserted + st.regions_updated + st.units_inserted + st.units_updated > 0 &&
-        audit_insert(t, pg, &st) != 0)
+        audit_insert(t, pg, &st, principal_id, note) != 0)
         goto fail;
     if (pg_commit(pg) != 0) {
         /* COMMIT itself failing leaves nothing behind either: the server rolled back. */

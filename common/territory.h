@@ -5,7 +5,8 @@
  *
  * The files are what operators edit (in a spreadsheet, often): regions.csv with the header
  * code,name,tier,parent_code,policy_profile and units.csv with
- * code,name,region_code,kind,head_name,deputy_head_name (docs/TERRITORY.md). Reading never
+ * code,name,region_code,kind,head_name,deputy_head_name (docs/TERRITORY.md; columns in any
+ * order, read by common/csv.c). The same rows may come as JSON arrays (the import API). Reading never
  * stops at the first problem: every bad row is reported as FILE:LINE: FIELD: PROBLEM, so one
  * round of fixes is enough. An import is one transaction that upserts by code, parents before
  * children; when any row is wrong nothing is written.
@@ -15,6 +16,7 @@
 #ifndef JIESU_TERRITORY_H
 #define JIESU_TERRITORY_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -58,9 +60,20 @@ int territory_parse_regions(territory_t *t, const char *name, const char *buf,
 int territory_parse_units(territory_t *t, const char *name, const char *buf,
                           size_t len) JS_MUST_CHECK;
 
+/* The same data as a JSON array of objects with the header's keys (kind "regions" or "units";
+ * absent or null keys are empty fields, tier may be a number), for the dispatcher's import API.
+ * Errors name the entry: NAME:#N. Same contract as territory_parse_regions; -1 also for an
+ * unknown kind. */
+int territory_parse_json(territory_t *t, const char *kind, const char *name, const char *buf,
+                         size_t len) JS_MUST_CHECK;
+
 /* The same from a file. An unreadable file is an input error recorded on t (and -1). */
 int territory_load_regions(territory_t *t, const char *path) JS_MUST_CHECK;
 int territory_load_units(territory_t *t, const char *path) JS_MUST_CHECK;
+
+/* Rows outside region `scope` (a code; NULL or "" = no limit) are errors, kept like parsing's:
+ * what a provincial principal imports must lie in its province. 0 when none; -1 otherwise. */
+int territory_scope_check(territory_t *t, const char *scope);
 
 /* Cross-row checks without a database: every parent and every unit's region must be in the
  * files read, a parent sits at a higher tier and its code prefixes the child's, at most one
@@ -80,6 +93,10 @@ int territory_check(territory_t *t) JS_MUST_CHECK;
  * database refused) or the database failed (territory_strerror). pg must not be inside a
  * transaction. */
 int territory_import(territory_t *t, pg_t *pg, territory_stats_t *stats) JS_MUST_CHECK;
+/* The same, recording who did it (principal_id > 0, else none: an operator's tool) and why
+ * (note, may be NULL) in the audit_log row. */
+int territory_import_by(territory_t *t, pg_t *pg, long long principal_id, const char *note,
+                        territory_stats_t *stats) JS_MUST_CHECK;
 
 /* Input errors found so far (all of them, even beyond the TERRITORY_ERRORS_SHOWN kept). */
 size_t territory_error_count(const territory_t *t);
@@ -87,6 +104,9 @@ size_t territory_error_count(const territory_t *t);
 const char *territory_error_at(const territory_t *t, size_t i);
 /* Writes the kept error lines, and how many more there were, one per line. */
 void territory_errors_write(const territory_t *t, FILE *out);
+/* The kept errors in file and line order as a new JSON array of {file, line | entry, field,
+ * message} (caller decrefs); NULL when out of memory. */
+json_t *territory_errors_json(const territory_t *t);
 /* The last runtime failure (out of memory, database), "" when none. Borrowed. */
 const char *territory_strerror(const territory_t *t);
 

@@ -55,6 +55,31 @@ static int64_t col_ms(PGresult *r, int row, int col)
 
 #define MS(x) "(extract(epoch from " x ") * 1000)::bigint"
 
+/* case_dispatch's upsert, shared by DSP_ST_SAVE and DSP_ST_DISPATCH: the case is $1, the other
+ * 17 values are numbered from $<first>. */
+#define SAVE_COLS                                                                                        \
+    "(case_id, matter_type, catalogue_version, route_basis, queue, queue_reason, queued_at, attempts, "  \
+    "returns, remit_decided_at, dispatched_at, sign_by, resolve_by, resolve_window, agreed_at, "         \
+    "ext_granted, ext_count, handling_round)"
+#define SAVE_VALUES(id, f) "($" #id "::uuid, " SAVE_VALUES_##f ")"
+#define SAVE_VALUES_2                                                                                    \
+    "$2, $3::int, $4, $5, $6, $7::timestamptz, $8::int, $9::int, $10::timestamptz, $11::timestamptz, "   \
+    "$12::timestamptz, $13::timestamptz, $14, $15::timestamptz, $16::int, $17::int, $18::int"
+#define SAVE_VALUES_8                                                                                    \
+    "$8, $9::int, $10, $11, $12, $13::timestamptz, $14::int, $15::int, $16::timestamptz, "               \
+    "$17::timestamptz, $18::timestamptz, $19::timestamptz, $20, $21::timestamptz, $22::int, $23::int, "  \
+    "$24::int"
+#define SAVE_CONFLICT                                                                                    \
+    " ON CONFLICT (case_id) DO UPDATE SET matter_type = EXCLUDED.matter_type, "                          \
+    "catalogue_version = EXCLUDED.catalogue_version, route_basis = EXCLUDED.route_basis, "               \
+    "queue = EXCLUDED.queue, queue_reason = EXCLUDED.queue_reason, queued_at = EXCLUDED.queued_at, "     \
+    "attempts = EXCLUDED.attempts, returns = EXCLUDED.returns, "                                         \
+    "remit_decided_at = EXCLUDED.remit_decided_at, dispatched_at = EXCLUDED.dispatched_at, "             \
+    "sign_by = EXCLUDED.sign_by, resolve_by = EXCLUDED.resolve_by, "                                     \
+    "resolve_window = EXCLUDED.resolve_window, agreed_at = EXCLUDED.agreed_at, "                         \
+    "ext_granted = EXCLUDED.ext_granted, ext_count = EXCLUDED.ext_count, "                               \
+    "handling_round = EXCLUDED.handling_round, updated_at = now()"
+
 static const struct {
     const char *name;
     int nparams;
@@ -75,21 +100,7 @@ static const struct {
                      "FROM cases c JOIN regions r ON r.code = c.region_code "
                      "LEFT JOIN case_dispatch d ON d.case_id = c.id WHERE c.id = $1::uuid"},
     [DSP_ST_ANCESTOR] = {"dsp_ancestor", 2, "SELECT coalesce(region_ancestor_at($1, $2::smallint), $1)"},
-    [DSP_ST_SAVE] = {"dsp_save", 18,
-                     "INSERT INTO case_dispatch (case_id, matter_type, catalogue_version, route_basis, queue, "
-                     "queue_reason, queued_at, attempts, returns, remit_decided_at, dispatched_at, sign_by, "
-                     "resolve_by, resolve_window, agreed_at, ext_granted, ext_count, handling_round) VALUES "
-                     "($1::uuid, $2, $3::int, $4, $5, $6, $7::timestamptz, $8::int, $9::int, $10::timestamptz, "
-                     "$11::timestamptz, $12::timestamptz, $13::timestamptz, $14, $15::timestamptz, $16::int, "
-                     "$17::int, $18::int) ON CONFLICT (case_id) DO UPDATE SET matter_type = EXCLUDED.matter_type, "
-                     "catalogue_version = EXCLUDED.catalogue_version, route_basis = EXCLUDED.route_basis, "
-                     "queue = EXCLUDED.queue, queue_reason = EXCLUDED.queue_reason, queued_at = EXCLUDED.queued_at, "
-                     "attempts = EXCLUDED.attempts, returns = EXCLUDED.returns, "
-                     "remit_decided_at = EXCLUDED.remit_decided_at, dispatched_at = EXCLUDED.dispatched_at, "
-                     "sign_by = EXCLUDED.sign_by, resolve_by = EXCLUDED.resolve_by, "
-                     "resolve_window = EXCLUDED.resolve_window, agreed_at = EXCLUDED.agreed_at, "
-                     "ext_granted = EXCLUDED.ext_granted, ext_count = EXCLUDED.ext_count, "
-                     "handling_round = EXCLUDED.handling_round, updated_at = now()"},
+    [DSP_ST_SAVE] = {"dsp_save", 18, "INSERT INTO case_dispatch " SAVE_COLS " VALUES " SAVE_VALUES(1, 2) SAVE_CONFLICT},
     [DSP_ST_UPDATE] = {"dsp_update", 9,
                        "UPDATE cases SET state = $2, version = $3::int, "
                        "lead_unit_id = CASE WHEN $4::bool THEN $5::bigint ELSE lead_unit_id END, "
@@ -98,14 +109,20 @@ static const struct {
     [DSP_ST_RELEASE] = {"dsp_release", 2,
                         "UPDATE case_units SET released_at = greatest(now(), assigned_at), release_reason = $2 "
                         "WHERE case_id = $1::uuid AND released_at IS NULL"},
-    [DSP_ST_ASSIGN] = {"dsp_assign", 3,
-                       "INSERT INTO case_units (case_id, unit_id, role) SELECT $1::uuid, $2::bigint, 'lead' "
-                       "UNION ALL SELECT $1::uuid, x, 'co' FROM unnest($3::bigint[]) AS x"},
     [DSP_ST_LED_BEFORE] = {"dsp_led_before", 2,
                            "SELECT 1 FROM case_units WHERE case_id = $1::uuid AND unit_id = $2::bigint "
                            "AND role = 'lead' AND released_at IS NOT NULL LIMIT 1"},
     [DSP_ST_ROUTE] = {"dsp_route", 2, NULL /* catalogue_route_sql() */},
     [DSP_ST_PROFILE] = {"dsp_profile", 1, "SELECT region_effective_profile($1)"},
+    /* A dispatch's three writes in one statement (one round trip): the holders, the case row,
+     * the routing state. $1 case, $2 lead, $3 co-handlers, $4 state, $5 version, $6 due_at,
+     * $7 tier, $8… the routing state as DSP_ST_SAVE's $2… */
+    [DSP_ST_DISPATCH] = {"dsp_dispatch", 24,
+                         "WITH a AS (INSERT INTO case_units (case_id, unit_id, role) SELECT $1::uuid, $2::bigint, 'lead' "
+                         "  UNION ALL SELECT $1::uuid, x, 'co' FROM unnest($3::bigint[]) AS x), "
+                         "u AS (UPDATE cases SET state = $4, version = $5::int, lead_unit_id = $2::bigint, "
+                         "  due_at = $6::timestamptz, tier = $7::smallint WHERE id = $1::uuid) "
+                         "INSERT INTO case_dispatch " SAVE_COLS " VALUES " SAVE_VALUES(1, 8) SAVE_CONFLICT},
 };
 
 /* pg.c's classes (pg_classify), for the statements run here directly. */
@@ -245,35 +262,65 @@ const dsp_holder_t *dsp_holder(const dsp_case_t *c, long long unit_id)
     return NULL;
 }
 
-int dsp_state_save(dispatcher_t *ds, pg_t *pg, const dsp_case_t *c)
-{
+/* The 17 values of the routing state after the case id, in SAVE_COLS order; texts live in b. */
+typedef struct {
     char cv[16], at[16], rt[16], hr[16], eg[16], ec[16];
     char qd[40], rm[40], di[40], sb[40], rb[40], ag[40];
-    snprintf(cv, sizeof cv, "%d", c->catalogue_version);
-    snprintf(at, sizeof at, "%d", c->attempts);
-    snprintf(rt, sizeof rt, "%d", c->returns);
-    snprintf(hr, sizeof hr, "%d", c->handling_round);
-    snprintf(eg, sizeof eg, "%d", c->ext_granted);
-    snprintf(ec, sizeof ec, "%d", c->ext_count);
-    const char *p[] = {c->cur.id,
-                       c->matter_type,
-                       c->catalogue_version > 0 ? cv : NULL,
-                       c->route_basis[0] ? c->route_basis : NULL,
-                       c->queue[0] ? c->queue : NULL,
-                       c->queue[0] && c->queue_reason[0] ? c->queue_reason : NULL,
-                       c->queue[0] ? dsp_time(c->queued_ms ? c->queued_ms : dsp_now_ms(), qd, sizeof qd) : NULL,
-                       at,
-                       rt,
-                       c->remit_ms ? dsp_time(c->remit_ms, rm, sizeof rm) : NULL,
-                       c->dispatched_ms ? dsp_time(c->dispatched_ms, di, sizeof di) : NULL,
-                       c->sign_by_ms ? dsp_time(c->sign_by_ms, sb, sizeof sb) : NULL,
-                       c->resolve_by_ms ? dsp_time(c->resolve_by_ms, rb, sizeof rb) : NULL,
-                       c->resolve_window[0] ? c->resolve_window : NULL,
-                       c->agreed_ms ? dsp_time(c->agreed_ms, ag, sizeof ag) : NULL,
-                       eg,
-                       ec,
-                       hr};
+} state_bufs_t;
+
+static void state_params(const dsp_case_t *c, state_bufs_t *b, const char *p[17])
+{
+    snprintf(b->cv, sizeof b->cv, "%d", c->catalogue_version);
+    snprintf(b->at, sizeof b->at, "%d", c->attempts);
+    snprintf(b->rt, sizeof b->rt, "%d", c->returns);
+    snprintf(b->hr, sizeof b->hr, "%d", c->handling_round);
+    snprintf(b->eg, sizeof b->eg, "%d", c->ext_granted);
+    snprintf(b->ec, sizeof b->ec, "%d", c->ext_count);
+    const char *v[17] = {c->matter_type,
+                         c->catalogue_version > 0 ? b->cv : NULL,
+                         c->route_basis[0] ? c->route_basis : NULL,
+                         c->queue[0] ? c->queue : NULL,
+                         c->queue[0] && c->queue_reason[0] ? c->queue_reason : NULL,
+                         c->queue[0] ? dsp_time(c->queued_ms ? c->queued_ms : dsp_now_ms(), b->qd, sizeof b->qd) : NULL,
+                         b->at,
+                         b->rt,
+                         c->remit_ms ? dsp_time(c->remit_ms, b->rm, sizeof b->rm) : NULL,
+                         c->dispatched_ms ? dsp_time(c->dispatched_ms, b->di, sizeof b->di) : NULL,
+                         c->sign_by_ms ? dsp_time(c->sign_by_ms, b->sb, sizeof b->sb) : NULL,
+                         c->resolve_by_ms ? dsp_time(c->resolve_by_ms, b->rb, sizeof b->rb) : NULL,
+                         c->resolve_window[0] ? c->resolve_window : NULL,
+                         c->agreed_ms ? dsp_time(c->agreed_ms, b->ag, sizeof b->ag) : NULL,
+                         b->eg,
+                         b->ec,
+                         b->hr};
+    memcpy(p, v, sizeof v);
+}
+
+int dsp_state_save(dispatcher_t *ds, pg_t *pg, const dsp_case_t *c)
+{
+    state_bufs_t b;
+    const char *p[18] = {c->cur.id};
+    state_params(c, &b, p + 1);
     return dsp_exec(ds, pg, DSP_ST_SAVE, p, NULL);
+}
+
+int dsp_dispatch_write(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, long long lead, const char *co_literal,
+                       casefsm_state_t to, int64_t due_ms, int tier)
+{
+    char l[24], ver[16], due[40], t[16];
+    snprintf(l, sizeof l, "%lld", lead);
+    snprintf(ver, sizeof ver, "%d", c->cur.version + 1);
+    snprintf(t, sizeof t, "%d", tier);
+    state_bufs_t b;
+    const char *p[24] = {c->cur.id, l, co_literal, casefsm_state_to_str(to), ver,
+                         due_ms ? dsp_time(due_ms, due, sizeof due) : NULL, t};
+    state_params(c, &b, p + 7);
+    if (dsp_exec(ds, pg, DSP_ST_DISPATCH, p, NULL) != 0) return -1;
+    c->cur.version++;
+    c->cur.lead_unit_id = lead;
+    c->due_ms = due_ms;
+    c->tier = tier;
+    return 0;
 }
 
 int dsp_case_update(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, casefsm_state_t to, const dsp_update_t *u)

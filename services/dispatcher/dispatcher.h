@@ -11,6 +11,9 @@
  * unit.c     the handling units' actions: sign, return, contact, agree a deadline, progress,
  *            ask an extension, co-handlers' parts, the result
  * views.c    the two queues, a case's handling state, and the assignment form (交办单, HTML)
+ * admin.c    the territory and the responsibility catalogue by API: imports (provincial
+ *            principals only, through common/territory.c and common/catalogue.c), versions,
+ *            regions and units
  *
  * Everything runs on the daemon's loop thread; the HTTP handlers share daemon_pg(), the
  * consumer has its own connection (daemon_add_consumer).
@@ -52,10 +55,10 @@ typedef enum {
     DSP_ST_SAVE,        /* case_dispatch upsert */
     DSP_ST_UPDATE,      /* the UPDATE of cases */
     DSP_ST_RELEASE,     /* release the active holders */
-    DSP_ST_ASSIGN,      /* case_units rows for lead and co-handlers */
     DSP_ST_LED_BEFORE,  /* did a unit lead the case before */
     DSP_ST_ROUTE,       /* the catalogue (catalogue_route_sql) */
     DSP_ST_PROFILE,     /* region_effective_profile */
+    DSP_ST_DISPATCH,    /* a dispatch's holders, case row and routing state in one statement */
     DSP_ST_COUNT
 } dsp_stmt_t;
 
@@ -138,6 +141,12 @@ typedef struct {
 } dsp_update_t;
 int dsp_case_update(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, casefsm_state_t to,
                     const dsp_update_t *u) JS_MUST_CHECK;
+
+/* A dispatch's writes in one round trip: case_units rows for lead and co-handlers (co_literal: a
+ * bigint[] literal), the cases update (state `to`, version + 1, lead, due_at, tier) and c's
+ * routing state (set it first, as for dsp_state_save). */
+int dsp_dispatch_write(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, long long lead, const char *co_literal,
+                       casefsm_state_t to, int64_t due_ms, int tier) JS_MUST_CHECK;
 
 /* Records ev (history + outbox) as the transition from c's state to `to` that produced the
  * current version; then c->cur follows. err names the field when the codec refused it. */
@@ -237,6 +246,14 @@ void dsp_h_progress(http_req_t *req, void *arg);
 void dsp_h_extension_request(http_req_t *req, void *arg);
 void dsp_h_part(http_req_t *req, void *arg);
 void dsp_h_result(http_req_t *req, void *arg);
+
+/* admin.c: the territory and the catalogue by API */
+void dsp_h_territory_import(http_req_t *req, void *arg);
+void dsp_h_catalogue_import(http_req_t *req, void *arg);
+void dsp_h_catalogue_versions(http_req_t *req, void *arg);
+void dsp_h_catalogue_version(http_req_t *req, void *arg);
+void dsp_h_regions(http_req_t *req, void *arg);
+void dsp_h_units(http_req_t *req, void *arg);
 
 void dsp_h_centre_queue(http_req_t *req, void *arg);
 void dsp_h_unit_queue(http_req_t *req, void *arg);

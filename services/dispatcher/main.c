@@ -81,11 +81,17 @@ static int dispatcher_start(daemon_t *d, void *arg)
 
     static const char *const topics[] = {EVENT_TOPIC_CASE, NULL};
     if (daemon_add_consumer(d, "dispatcher", topics, dsp_on_event, ds) != 0) return -1;
+    /* Four types of the topic mean "route this case"; the rest (most of it: received, signed,
+     * contact_recorded, our own dispatched…) is skipped without a transaction. */
+    static const char *const routed[] = {"case.accepted", "case.returned", "case.escalated", "case.handed_down",
+                                         NULL};
+    if (kcons_set_types(daemon_consumer(d, "dispatcher"), routed) != 0) return -1;
 
     http_server_t *h = daemon_http(d);
     const unsigned centre = AUTH_ROLE_CENTRE;
     const unsigned unit = AUTH_ROLE_UNIT;
     const unsigned readers = AUTH_ROLE_CENTRE | AUTH_ROLE_UNIT | AUTH_ROLE_SUPERVISOR | AUTH_ROLE_LEADER;
+    const unsigned importers = AUTH_ROLE_CENTRE | AUTH_ROLE_OPERATOR;
     if (http_server_route(h, "GET", "/v1/dispatch/queue", centre, dsp_h_centre_queue, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/dispatch", centre, dsp_h_dispatch, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/escalate", centre | unit, dsp_h_escalate, ds) ||
@@ -103,7 +109,14 @@ static int dispatcher_start(daemon_t *d, void *arg)
         http_server_route(h, "POST", "/v1/cases/{id}/part", unit, dsp_h_part, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/result", unit, dsp_h_result, ds) ||
         http_server_route(h, "GET", "/v1/cases/{id}/handling", readers, dsp_h_handling, ds) ||
-        http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds))
+        http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds) ||
+        /* the territory and the catalogue: the handlers admit only provincial principals */
+        http_server_route(h, "POST", "/v1/territory/import", importers, dsp_h_territory_import, ds) ||
+        http_server_route(h, "POST", "/v1/catalogue/versions", importers, dsp_h_catalogue_import, ds) ||
+        http_server_route(h, "GET", "/v1/catalogue/versions", AUTH_ROLE_STAFF, dsp_h_catalogue_versions, ds) ||
+        http_server_route(h, "GET", "/v1/catalogue/versions/{version}", AUTH_ROLE_STAFF, dsp_h_catalogue_version, ds) ||
+        http_server_route(h, "GET", "/v1/territory/regions", AUTH_ROLE_STAFF, dsp_h_regions, ds) ||
+        http_server_route(h, "GET", "/v1/territory/units", AUTH_ROLE_STAFF, dsp_h_units, ds))
         return -1;
     return 0;
 }

@@ -74,17 +74,11 @@ int dsp_dispatch(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, const dsp_assign_t *
         PQclear(r);
     }
     if (c->nholders > 0 && dsp_release_all(ds, pg, c, "reassigned") != 0) goto dbfail;
-    char lead[24], co[CATALOGUE_MAX_CO * 24 + 4];
-    snprintf(lead, sizeof lead, "%lld", a->lead);
+    char co[CATALOGUE_MAX_CO * 24 + 4];
     size_t o = 0;
     co[o++] = '{';
     for (size_t i = 0; i < a->nco; i++) o += (size_t)snprintf(co + o, sizeof co - o, "%s%lld", i ? "," : "", a->co[i]);
     snprintf(co + o, sizeof co - o, "}");
-    const char *pu[] = {c->cur.id, lead, co};
-    if (dsp_exec(ds, pg, DSP_ST_ASSIGN, pu, NULL) != 0) goto dbfail;
-    dsp_update_t u = {.set_lead = true, .lead = a->lead, .set_due = true, .due_ms = sign_by, .set_tier = true,
-                      .tier = a->tier};
-    if (dsp_case_update(ds, pg, c, CASEFSM_STATE_DISPATCHED, &u) != 0) goto dbfail;
     event_t ev;
     int64_t ids[CATALOGUE_MAX_CO];
     for (size_t i = 0; i < a->nco; i++) ids[i] = a->co[i];
@@ -103,11 +97,7 @@ int dsp_dispatch(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, const dsp_assign_t *
     d->basis = a->basis;
     d->attempt = c->attempts + 1 > 100 ? 100 : c->attempts + 1;
     dsp_time(sign_by, d->sign_by, sizeof d->sign_by);
-    /* ev borrows ids: never event_clear()ed */
-    if (dsp_record(pg, c, &ev, CASEFSM_STATE_DISPATCHED, err, errlen) != 0) {
-        *db = pg->last_class != PG_OK;
-        return -1;
-    }
+    /* The routing state after the dispatch, written with the holders and the case row. */
     c->attempts = (int)d->attempt;
     c->catalogue_version = version;
     snprintf(c->route_basis, sizeof c->route_basis, "%s",
@@ -122,10 +112,15 @@ int dsp_dispatch(dispatcher_t *ds, pg_t *pg, dsp_case_t *c, const dsp_assign_t *
     snprintf(c->resolve_window, sizeof c->resolve_window, "%s", window);
     c->agreed_ms = 0;
     c->ext_granted = c->ext_count = 0;
+    if (dsp_dispatch_write(ds, pg, c, a->lead, co, CASEFSM_STATE_DISPATCHED, sign_by, a->tier) != 0) goto dbfail;
     for (size_t i = 0; i <= a->nco && i < DSP_MAX_HOLDERS; i++)
         c->holders[i] = (dsp_holder_t){i == 0 ? a->lead : a->co[i - 1], i == 0, false};
     c->nholders = a->nco + 1 < DSP_MAX_HOLDERS ? a->nco + 1 : DSP_MAX_HOLDERS;
-    if (dsp_state_save(ds, pg, c) != 0) goto dbfail;
+    /* ev borrows ids: never event_clear()ed */
+    if (dsp_record(pg, c, &ev, CASEFSM_STATE_DISPATCHED, err, errlen) != 0) {
+        *db = pg->last_class != PG_OK;
+        return -1;
+    }
     return 0;
 dbfail:
     *db = 1;

@@ -53,7 +53,10 @@ uid() { psql -tA "$JIESU_PG_DSN" -c "SELECT id FROM units WHERE code = '$1'"; }
 unit_tok() { tok "$(ctl principal add --role unit --name "$1 经办人$RUN" --unit-id "$(uid "$1")")"; }
 RUN=$(date +%s%N | tail -c 7)
 export T_AGENT=$(tok "$(ctl principal add --role agent --name "自治区受理专席$RUN" --region 450000)")
-export T_CENTRE_GX=$(tok "$(ctl principal add --role centre --name "自治区专班$RUN" --region 450000)")
+export CENTRE_GX_ID=$(ctl principal add --role centre --name "自治区专班$RUN" --region 450000)
+export T_CENTRE_GX=$(tok "$CENTRE_GX_ID")
+export T_OPERATOR=$(tok "$(ctl principal add --role operator --name "运维$RUN")")
+export T_OPERATOR_NN=$(tok "$(ctl principal add --role operator --name "南宁运维$RUN" --region 450100)")
 export T_CENTRE_NN=$(tok "$(ctl principal add --role centre --name "南宁市中心$RUN" --region 450100)")
 export T_CENTRE_QX=$(tok "$(ctl principal add --role centre --name "青秀区中心$RUN" --region 450103)")
 export T_CENTRE_XZ=$(tok "$(ctl principal add --role centre --name "新竹街道服务站$RUN" --region 450103001)")
@@ -68,7 +71,7 @@ for u in 450103-ZJ 450103-JT 450103-CG 450103-FGW 450103-SCJG 450103-XZSP 450103
   export "$v=$(unit_tok "$u")"
   [ -n "${!v}" ] || { echo "could not issue a token for $u"; exit 1; }
 done
-for v in T_AGENT T_CENTRE_GX T_CENTRE_NN T_CENTRE_QX T_CENTRE_XZ T_CENTRE_LZ T_SUP T_ENT T_LEADER; do
+for v in T_AGENT T_CENTRE_GX T_OPERATOR T_OPERATOR_NN T_CENTRE_NN T_CENTRE_QX T_CENTRE_XZ T_CENTRE_LZ T_SUP T_ENT T_LEADER; do
   [ -n "${!v}" ] || { echo "could not issue $v"; exit 1; }
 done
 # 江南区 follows the 枣阳 profile in this test: extensions at most once the original window

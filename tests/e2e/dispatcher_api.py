@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -627,6 +628,170 @@ check("the consumer applied each routed event once",
       sql("SELECT count(*) FROM (SELECT event_id FROM consumed_events WHERE consumer = 'dispatcher' GROUP BY event_id HAVING count(*) > 1) x") == "0")
 auto = int(sql("SELECT count(*) FROM case_events WHERE type = 'case.dispatched' AND payload->>'basis' = 'catalogue'"))
 check(f"automatic dispatches recorded ({auto})", auto >= 6, auto)
+
+# ==== L. the territory and the catalogue by API ===================================================================
+print("the territory and the catalogue by API:")
+ROOT = os.environ.get("JIESU_ROOT", ".")
+
+
+def csv_call(path, tok, text, query=""):
+    return call("POST", path + query, tok, raw=text.encode(), headers={"Content-Type": "text/csv; charset=utf-8"})
+
+
+def nunits():
+    return sql("SELECT count(*) FROM units")
+
+
+def nregions():
+    return sql("SELECT count(*) FROM regions")
+
+
+TOWN = "450103990"
+good_regions = [{"code": TOWN, "name": "青秀区测试街道", "tier": 4, "parent_code": "450103"}]
+good_units = ("code,name,region_code,kind,head_name,deputy_head_name\n"
+              f"{TOWN}-CENTRE,青秀区测试街道便民服务中心,{TOWN},centre,,\n"
+              f"{TOWN}-GOV,青秀区测试街道办事处,{TOWN},township,,\n")
+# who may import: a unit, a city's centre, a city's operator, an enterprise → 403; no token → 401
+body = {"regions": good_regions, "units_csv": good_units, "note": "e2e: a test township"}
+for who, want in [("U_450103_FGW", 403), ("T_CENTRE_NN", 403), ("T_OPERATOR_NN", 403), ("T_ENT", 403), ("T_SUP", 403)]:
+    s, r, _ = call("POST", "/v1/territory/import", T[who], body)
+    check(f"territory import by {who} → {want}", s == want and is_error(r), (s, r))
+s, r, _ = call("POST", "/v1/territory/import", None, body)
+check("territory import without a token → 401", s == 401 and is_error(r), (s, r))
+for who in ["U_450103_FGW", "T_CENTRE_NN"]:
+    s, r, _ = csv_call("/v1/catalogue/versions", T[who], "matter_type,region_code,tier,lead_unit,co_handlers,dispatch,basis\n")
+    check(f"catalogue import by {who} → 403", s == 403 and is_error(r), (s, r))
+check("  … none of them wrote a region or unit", sql(f"SELECT count(*) FROM regions WHERE code = '{TOWN}'") == "0")
+
+# bad rows: every one named by line or entry and field, nothing written
+r0, u0 = nregions(), nunits()
+audit0 = sql("SELECT count(*) FROM audit_log WHERE action = 'territory.import'")
+bad_units = ("code,name,region_code,kind,head_name,deputy_head_name\n"
+             f"{TOWN}-CENTRE,青秀区测试街道便民服务中心,{TOWN},centre,,\n"
+             f"{TOWN}-X,坏单位,{TOWN},ministry,,\n"
+             f"{TOWN}-Y, 前有空格,{TOWN},department,,\n"
+             f"440103-Z,广东的单位,440103,department,,\n")
+bad_regions = good_regions + [{"code": "450103991", "name": "另一街道", "tier": 3, "parent_code": "450103"}]
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], {"regions": bad_regions, "units_csv": bad_units})
+errs = r.get("error", {}).get("errors", []) if isinstance(r, dict) else []
+def has(file, pos, field, key="line"):
+    return any(e.get("file") == file and e.get(key) == pos and e.get("field") == field for e in errs)
+check("territory import with bad rows → 422 invalid_rows", s == 422 and r["error"]["code"] == "invalid_rows", (s, r))
+check("  … units_csv line 3: kind", has("units_csv", 3, "kind"), errs)
+check("  … units_csv line 4: name (leading space)", has("units_csv", 4, "name"), errs)
+check("  … units_csv line 5: region_code outside the province", has("units_csv", 5, "region_code") and
+      any("jurisdiction" in e["message"] for e in errs), errs)
+check("  … regions entry #2: tier (a township code at tier 3)", has("regions", 2, "tier", key="entry"), errs)
+check("  … error_count counts them all", r.get("error", {}).get("error_count") == len(errs) >= 4, r)
+check("  … nothing was written (regions, units, audit)", (nregions(), nunits(),
+      sql("SELECT count(*) FROM audit_log WHERE action = 'territory.import'")) == (r0, u0, audit0))
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], {"regions": good_regions, "regions_csv": "x"})
+check("regions and regions_csv together → 400 naming regions", s == 400 and is_error(r, "regions"), (s, r))
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], {"note": "nothing"})
+check("nothing to import → 400", s == 400 and is_error(r, "regions_csv"), (s, r))
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], {"regions": good_regions, "colour": "red"})
+check("an unknown field → 400 naming it", s == 400 and is_error(r, "colour"), (s, r))
+s, r, _ = csv_call("/v1/territory/import", T["T_CENTRE_GX"], good_units)
+check("CSV without ?kind= → 400 naming kind", s == 400 and is_error(r, "kind"), (s, r))
+
+# a good import by the province's centre, then the same again: a no-op
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], body)
+check("territory import by the province's centre → 200, 1 region and 2 units inserted",
+      s == 200 and r.get("changed") is True and r["regions"]["inserted"] == 1 and r["units"]["inserted"] == 2, (s, r))
+aud = sql("SELECT principal_id || '|' || (detail->>'note') FROM audit_log WHERE action = 'territory.import' ORDER BY id DESC LIMIT 1")
+check("  … audited: who (the principal) and the note", aud == f"{os.environ['CENTRE_GX_ID']}|e2e: a test township", aud)
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], body)
+check("  … the same import again changes nothing", s == 200 and r.get("changed") is False
+      and r["regions"]["unchanged"] == 1 and r["units"]["unchanged"] == 2, (s, r))
+check("  … and adds no audit row", sql("SELECT count(*) FROM audit_log WHERE action = 'territory.import'") == str(int(audit0) + 1))
+s, r, _ = csv_call("/v1/territory/import", T["T_OPERATOR"], good_units, "?kind=units&note=operator%20re-import")
+check("an operator of the whole deployment may import too (CSV body, ?kind=units): unchanged",
+      s == 200 and r.get("changed") is False and r["units"]["unchanged"] == 2, (s, r))
+s, r, _ = call("GET", f"/v1/territory/regions?parent=450103&tier=township&limit=1000", T["T_SUP"])
+town = [x for x in r.get("items", [])] if s == 200 else []
+town = [x for x in town if x["code"] == TOWN]
+check("GET /v1/territory/regions lists it with its centre", s == 200 and town and town[0]["centre"] == f"{TOWN}-CENTRE"
+      and town[0]["tier"] == "township", (s, town))
+s, r, _ = call("GET", f"/v1/territory/units?region={TOWN}", T["U_450103_FGW"])
+check("GET /v1/territory/units?region= lists its two units", s == 200 and
+      sorted(x["code"] for x in r["items"]) == [f"{TOWN}-CENTRE", f"{TOWN}-GOV"], (s, r))
+s, r, _ = call("GET", "/v1/territory/units?kind=ministry", T["U_450103_FGW"])
+check("GET /v1/territory/units?kind=ministry → 400 naming kind", s == 400 and is_error(r, "kind"), (s, r))
+s, r, _ = call("GET", "/v1/territory/regions", T["T_ENT"])
+check("an enterprise may not list the territory → 403", s == 403, (s, r))
+
+# the catalogue: the shipped file plus one entry, as CSV through the API
+with open(os.path.join(ROOT, "deploy/data/guangxi/catalogue.csv"), encoding="utf-8") as f:
+    cat = f.read()
+MATTER = "API导入事项"
+cat2 = cat.rstrip("\n") + f"\n{MATTER},450103,county,450103-SCJG,450103-FGW,auto,e2e 经 API 导入\n"
+v0 = int(sql("SELECT max(version) FROM catalogue_versions"))
+bad_cat = cat.rstrip("\n") + ("\n坏事项,450103,county,450103-NOSUCH,,auto,\n坏事项二,450103,county,450103-SCJG,,sometimes,\n"
+                               "坏事项三,440103,county,450103-SCJG,,auto,\n")
+nlines = cat.rstrip("\n").count("\n") + 1
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], bad_cat)
+errs = r.get("error", {}).get("errors", []) if isinstance(r, dict) else []
+check("catalogue import with bad rows → 422", s == 422 and r["error"]["code"] == "invalid_rows", (s, r))
+check(f"  … line {nlines + 1}: lead_unit unknown", has("api:catalogue.csv", nlines + 1, "lead_unit"), errs)
+check(f"  … line {nlines + 2}: dispatch", has("api:catalogue.csv", nlines + 2, "dispatch"), errs)
+check(f"  … line {nlines + 3}: region_code outside the province", has("api:catalogue.csv", nlines + 3, "region_code")
+      and any("jurisdiction" in e["message"] for e in errs), errs)
+check("  … no version added", int(sql("SELECT max(version) FROM catalogue_versions")) == v0)
+s, r, _ = call("POST", "/v1/catalogue/versions", T["T_CENTRE_GX"],
+               {"entries": [{"matter_type": MATTER, "region_code": "450103", "tier": "county", "lead_unit": "450103-SCJG",
+                             "co_handlers": ["450103-SCJG"]}, {"matter_type": "x"}]})
+errs = r.get("error", {}).get("errors", []) if isinstance(r, dict) else []
+check("JSON entries with bad rows → 422 naming the entries",
+      s == 422 and has("api:catalogue.json", 1, "co_handlers", key="entry") and has("api:catalogue.json", 2, "region_code", key="entry"), (s, r))
+s, r, hdr = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], cat2, "?note=e2e%20API%20import&source=guangxi-plus.csv")
+V2 = r.get("version") if isinstance(r, dict) else None
+check("catalogue import (CSV) by the province's centre → 201, a new version", s == 201 and V2 == v0 + 1
+      and r.get("unchanged") is False and r.get("entries") == nlines, (s, r))
+check("  … recorded: who, when, the note, the source", sql(
+      f"SELECT imported_by || '|' || note || '|' || source || '|' || (imported_at > now() - interval '5 min') FROM catalogue_versions WHERE version = {V2 or 0}")
+      == f"{os.environ['CENTRE_GX_ID']}|e2e API import|api:guangxi-plus.csv|true")
+check("  … audited", sql(f"SELECT principal_id FROM audit_log WHERE action = 'catalogue.import' AND object = 'catalogue:{V2}'")
+      == os.environ["CENTRE_GX_ID"])
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_OPERATOR"], cat2, "?note=again")
+check("  … the same content again → 200 unchanged, no version", s == 200 and r.get("unchanged") is True and r.get("version") == V2
+      and int(sql("SELECT max(version) FROM catalogue_versions")) == V2, (s, r))
+s, r, _ = call("GET", "/v1/catalogue/versions", T["T_SUP"])
+top = r.get("versions", [{}])[0] if s == 200 else {}
+check("GET /v1/catalogue/versions: newest first, in force, who imported it", top.get("version") == V2 and top.get("in_force") is True
+      and top.get("imported_by", {}).get("id") == int(os.environ["CENTRE_GX_ID"]) and top.get("note") == "e2e API import", top)
+s, r, _ = call("GET", f"/v1/catalogue/versions/{V2}?matter_type={urllib.parse.quote(MATTER)}", T["T_CENTRE_QX"])
+check("GET /v1/catalogue/versions/{v}?matter_type= shows the entry", s == 200 and len(r.get("items", [])) == 1
+      and r["items"][0]["lead_unit"] == "450103-SCJG" and r["items"][0]["co_handlers"] == ["450103-FGW"]
+      and r["items"][0]["line"] == nlines + 1, (s, r))
+s, r, _ = call("GET", "/v1/catalogue/versions/current?limit=5", T["T_CENTRE_QX"])
+check("GET /v1/catalogue/versions/current pages the entries", s == 200 and r.get("version") == V2 and len(r["items"]) == 5
+      and r.get("next_offset") == 5, (s, r))
+s, r, _ = call("GET", "/v1/catalogue/versions/999999", T["T_CENTRE_QX"])
+check("an unknown version → 404", s == 404 and is_error(r, "version"), (s, r))
+C9 = submit(MATTER, summary="经 API 导入的目录事项")
+h = wait_state(C9, "dispatched", timeout=180) if C9 else None
+check("a case of the new matter type is routed by the API-imported version, which it names",
+      h is not None and h["catalogue_version"] == V2 and "450103-SCJG" in holders(h) and "450103-FGW" in holders(h), h)
+for note, why in [("a\u0007bell", "control"), ("长" * 501, "501 characters")]:
+    s, r, _ = call("POST", "/v1/catalogue/versions", T["T_CENTRE_GX"], {"csv": cat2, "note": note})
+    check(f"a note with {why} → 400 naming note", s == 400 and is_error(r, "note"), (s, r))
+# the same catalogue as JSON entries: a new version (JSON), then the same entries with keys in
+# another order → unchanged (the digest is of the entries, keys sorted)
+import csv as csvmod
+import io
+rows = list(csvmod.DictReader(io.StringIO(cat2)))
+entries = [{k: (v.split(";") if k == "co_handlers" else v) for k, v in r_.items() if v} for r_ in rows]
+s, r, _ = call("POST", "/v1/catalogue/versions", T["T_OPERATOR"], {"entries": entries, "note": "as JSON"})
+V3 = r.get("version") if isinstance(r, dict) else None
+check("the catalogue as JSON entries by the deployment's operator → 201, a new version", s == 201 and V3 == V2 + 1
+      and r.get("entries") == len(entries) and r.get("source") == "api:catalogue.json", (s, r))
+s, r, _ = call("POST", "/v1/catalogue/versions", T["T_OPERATOR"],
+               {"note": "again", "entries": [dict(reversed(list(e.items()))) for e in entries]})
+check("  … the same entries, keys in another order → 200 unchanged", s == 200 and r.get("unchanged") is True
+      and r.get("version") == V3, (s, r))
+big = "matter_type,region_code,tier,lead_unit,co_handlers,dispatch,basis\n" + "x" * (1100 * 1024)
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], big)
+check("a body over http_max_body (1 MiB) → 413", s == 413 and is_error(r), (s, r))
 
 print(f"{checks - fails} passed, {fails} failed")
 sys.exit(1 if fails else 0)

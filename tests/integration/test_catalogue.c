@@ -206,6 +206,62 @@ static void test_one_bad_row_among_many(void **state)
     free(text);
 }
 
+/* The API's path: who imported it is kept on the version and the audit row; a file's own errors
+ * and the database's are named in one report; rows outside the importer's province are errors;
+ * the structured report carries line and field. */
+static void test_import_by_and_one_report(void **state)
+{
+    (void)state;
+    char sql[256], name[160];
+    snprintf(name, sizeof name, "测试专班-%s", itest_run_id());
+    const char *pn[] = {name};
+    PGresult *r = NULL;
+    assert_int_equal(pg_query(pg, "INSERT INTO principals (name, role, region_code) VALUES ($1, 'centre', '940000') RETURNING id",
+                              1, pn, &r), 0);
+    long long who = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+
+    long long before = version_now();
+    char text[2048];
+    snprintf(text, sizeof text,
+             "region_code,matter_type,tier,lead_unit,co_handlers,dispatch,basis\n" /* columns in another order */
+             "940102,坏行一-%s,county,940102-NOSUCH,,auto,\n"                     /* database: unknown lead */
+             "940102,坏行二-%s,county,940102-ZJ,,sometimes,\n"                    /* file: dispatch */
+             "950102,坏行三-%s,county,940102-ZJ,,auto,\n",                        /* outside 94 */
+             itest_run_id(), itest_run_id(), itest_run_id());
+    catalogue_t *c = catalogue_new();
+    assert_int_equal(catalogue_parse_csv(c, "api:cat.csv", text, strlen(text)), 0);
+    assert_int_equal(catalogue_scope_check(c, "940000"), -1);
+    catalogue_import_result_t res;
+    assert_int_equal(catalogue_import_by(c, pg, "note", who, &res), -1);
+    expect_error(c, "api:cat.csv:2: lead_unit: ", "not a unit");
+    expect_error(c, "api:cat.csv:3: dispatch: ", NULL);
+    expect_error(c, "api:cat.csv:4: region_code: ", "outside your jurisdiction");
+    json_t *j = catalogue_errors_json(c);
+    assert_non_null(j);
+    assert_true(json_array_size(j) >= 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "line")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "field")), "lead_unit");
+    json_decref(j);
+    assert_int_equal(version_now(), before);
+    catalogue_free(c);
+
+    /* a good one, by the principal */
+    char other[4096];
+    snprintf(other, sizeof other, "%s经API-%s,940102,county,940102-FGW,,auto,by api\n", good_text(), itest_run_id());
+    c = catalogue_new();
+    assert_int_equal(catalogue_parse_csv(c, "api:cat.csv", other, strlen(other)), 0);
+    assert_int_equal(catalogue_scope_check(c, "940000"), 0);
+    assert_int_equal(catalogue_import_by(c, pg, "经 API 导入", who, &res), 0);
+    assert_int_equal(res.unchanged, 0);
+    snprintf(sql, sizeof sql, "SELECT imported_by FROM catalogue_versions WHERE version = %d", res.version);
+    assert_int_equal(itest_scalar(pg, sql), who);
+    snprintf(sql, sizeof sql, "SELECT principal_id FROM audit_log WHERE action = 'catalogue.import' AND object = 'catalogue:%d'",
+             res.version);
+    assert_int_equal(itest_scalar(pg, sql), who);
+    catalogue_free(c);
+}
+
 static void test_route(void **state)
 {
     (void)state;
@@ -345,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_import_good),
         cmocka_unit_test(test_database_refusals_all_named),
         cmocka_unit_test(test_one_bad_row_among_many),
+        cmocka_unit_test(test_import_by_and_one_report),
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_versions_are_append_only),
         cmocka_unit_test(test_guangxi),

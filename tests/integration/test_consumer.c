@@ -7,6 +7,10 @@
  * working, the group rebalances onto the survivor, and a fresh process finishes the rest. The
  * effects table must end with exactly one row per event id, the copies counted as duplicates,
  * and each poison message in the dead-letter outbox once.
+ *
+ * The type filter (kcons_set_types): messages of other types are skipped without a transaction
+ * or a dedup row, yet every offset — the trailing skips' too, written by the timer — reaches
+ * consumer_offsets; a restart neither re-applies nor re-reads, and what comes next is applied.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -186,11 +190,168 @@ static void test_kill_and_rebalance(void **state)
     pg_free(pg);
 }
 
+/* ---- the type filter ------------------------------------------------------------------------- */
+
+#define F_MSGS 600   /* in the first batch: every 4th is test.keep, the rest test.skip */
+#define F_TAIL 80    /* then only test.skip: the last offsets are skips, written by the timer */
+#define F_MORE 200   /* after the restart: more of both */
+
+static char ftopic[128], fgroup[160];
+static long long f_applied, f_skipped, f_offsets_running;
+static char q_offsets[400];
+
+static kcons_result_t apply_keep(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id,
+                                 char *err, size_t errlen)
+{
+    (void)arg;
+    json_t *j = json_loadb(m->payload, m->len, 0, NULL);
+    const char *type = json_string_value(json_object_get(j, "type"));
+    int keep = type && !strcmp(type, "test.keep");
+    json_decref(j);
+    if (!keep) { /* the filter must never let one through */
+        snprintf(err, errlen, "a skipped type reached the handler");
+        return KCONS_DEAD;
+    }
+    const char *p[] = {event_id};
+    if (pg_query(pg, "INSERT INTO itest_filter (event_id) VALUES ($1)", 1, p, NULL) != 0) return KCONS_RETRY;
+    return KCONS_APPLIED;
+}
+
+typedef struct {
+    struct event_base *base;
+    struct event *ev;
+    pg_t *pg;
+    double end, quiet_until;
+    long long until;
+} fstop_t;
+
+static void fstop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fstop_t *s = arg;
+    double now = itest_now();
+    if (now > s->end) {
+        event_base_loopbreak(s->base);
+        return;
+    }
+    /* once the effects are all there, stay a little longer: the skip timer must fire on its own */
+    if (s->until > 0 && s->quiet_until == 0 && itest_scalar(s->pg, "SELECT count(*) FROM itest_filter") >= s->until)
+        s->quiet_until = now + 2.5;
+    if (s->quiet_until > 0 && now > s->quiet_until) {
+        f_offsets_running = itest_scalar(s->pg, q_offsets);
+        event_base_loopbreak(s->base);
+        return;
+    }
+    struct timeval tv = {0, 200000};
+    evtimer_add(s->ev, &tv);
+}
+
+/* Runs a filtered consumer until `until` effects exist (then 2.5 s more) or secs pass. What
+ * consumer_offsets holds just before it stops (f_offsets_running) shows what the handled
+ * messages and the skip timer wrote, before kcons_free's revoke would write the rest. */
+static void run_filtered(double secs, long long until)
+{
+    struct event_base *base = event_base_new();
+    pg_t *pg = pg_new(itest_dsn(), "itest-filter");
+    char err[512];
+    const char *topics[] = {ftopic, NULL};
+    kcons_t *c = kcons_new(base, itest_brokers(), fgroup, topics, pg, apply_keep, NULL, NULL, err, sizeof err);
+    assert_non_null(c);
+    static const char *const types[] = {"test.keep", NULL};
+    assert_int_equal(kcons_set_types(c, types), 0);
+    fstop_t st = {base, NULL, pg, itest_now() + secs, 0, until};
+    st.ev = evtimer_new(base, fstop_tick, &st);
+    struct timeval tv = {0, 200000};
+    evtimer_add(st.ev, &tv);
+    event_base_dispatch(base);
+    f_applied = kcons_applied(c);
+    f_skipped = kcons_skipped(c);
+    kcons_free(c);
+    event_free(st.ev);
+    pg_free(pg);
+    event_base_free(base);
+}
+
+static long long produce_mixed(int from, int count, int keep_every)
+{
+    struct event_base *base = event_base_new();
+    char err[512];
+    kprod_t *p = kprod_new(base, itest_brokers(), "itest-filter-producer", NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(p);
+    long long kept = 0;
+    for (int i = from; i < from + count; i++) {
+        int keep = keep_every > 0 && i % keep_every == 0;
+        kept += keep;
+        char eid[40], key[32], val[320];
+        snprintf(eid, sizeof eid, "%08x-0000-4000-9000-%012d", (unsigned)getpid(), i);
+        snprintf(key, sizeof key, "case-%d", i % 13);
+        /* the type after a nested payload with a "type" of its own: the peek reads the top level */
+        snprintf(val, sizeof val, "{\"event_id\":\"%s\",\"payload\":{\"type\":\"test.keep\",\"s\":\"}{\\\"\"},\"type\":\"%s\"}",
+                 eid, keep ? "test.keep" : "test.skip");
+        while (kprod_send(p, ftopic, key, strlen(key), val, strlen(val), NULL, err, sizeof err) != 0) kprod_poll(p, 10);
+    }
+    while (kprod_outq_len(p) > 0) kprod_poll(p, 50);
+    kprod_free(p, 1000);
+    event_base_free(base);
+    return kept;
+}
+
+static void test_type_filter(void **state)
+{
+    (void)state;
+    snprintf(ftopic, sizeof ftopic, "jiesu.itest.filter.%s", itest_run_id());
+    snprintf(fgroup, sizeof fgroup, "itest-filter-%s", itest_run_id());
+    assert_int_equal(itest_create_topic(ftopic, 2), 0);
+    pg_t *pg = pg_new(itest_dsn(), "itest");
+    assert_int_equal(pg_ensure(pg), 0);
+    assert_int_equal(pg_query(pg, "DROP TABLE IF EXISTS itest_filter", 0, NULL, NULL), 0);
+    assert_int_equal(pg_query(pg, "CREATE TABLE itest_filter (event_id uuid NOT NULL)", 0, NULL, NULL), 0);
+    char q_dedup[300];
+    snprintf(q_offsets, sizeof q_offsets,
+             "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = '%s'", fgroup);
+    snprintf(q_dedup, sizeof q_dedup, "SELECT count(*) FROM consumed_events WHERE consumer = '%s'", fgroup);
+
+    long long keep = produce_mixed(0, F_MSGS, 4);
+    produce_mixed(F_MSGS, F_TAIL, 0);
+    long long total = F_MSGS + F_TAIL;
+    run_filtered(60, keep);
+    print_message("first run: applied %lld, skipped %lld, offsets %lld of %lld\n", f_applied, f_skipped,
+                  itest_scalar(pg, q_offsets), total);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_filter"), keep);
+    assert_int_equal(f_applied, keep);
+    assert_int_equal(f_skipped, total - keep);
+    /* skipped messages had no transaction: no dedup rows for them */
+    assert_int_equal(itest_scalar(pg, q_dedup), keep);
+    /* and yet every offset, the trailing skips' included, reached PostgreSQL while the consumer
+     * ran (the timer), not only when it left */
+    assert_int_equal(f_offsets_running, total);
+    assert_int_equal(itest_scalar(pg, q_offsets), total);
+
+    /* a restart reads nothing again: no re-application, no re-skip */
+    run_filtered(4, 0);
+    assert_int_equal(f_applied, 0);
+    assert_int_equal(f_skipped, 0);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_filter"), keep);
+
+    /* and loses nothing: what comes next is applied once */
+    long long more = produce_mixed(F_MSGS + F_TAIL, F_MORE, 3);
+    run_filtered(60, keep + more);
+    assert_int_equal(f_applied, more);
+    assert_int_equal(f_skipped, F_MORE - more);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_filter"), keep + more);
+    assert_int_equal(itest_scalar(pg, "SELECT count(DISTINCT event_id) FROM itest_filter"), keep + more);
+    assert_int_equal(itest_scalar(pg, q_offsets), total + F_MORE);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM outbox WHERE topic = 'jiesu.dead-letter' AND payload LIKE '%itest-filter%'"), 0);
+    pg_free(pg);
+}
+
 int main(void)
 {
     log_init("itest", LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_and_rebalance),
+        cmocka_unit_test(test_type_filter),
     };
     return cmocka_run_group_tests_name("idempotent consumer (real Kafka + PostgreSQL)", tests, NULL, NULL);
 }

@@ -195,6 +195,45 @@ static void test_bad_units_all_reported(void **state)
     territory_free(t);
 }
 
+/* The same rows as JSON (the import API), and CSV columns in another order: one validation. */
+static void test_json_and_column_order(void **state)
+{
+    (void)state;
+    territory_t *t = territory_new();
+    const char regions[] = "[{\"code\":\"450000\",\"name\":\"广西壮族自治区\",\"tier\":1,\"policy_profile\":\"guangxi\"},"
+                           " {\"code\":\"450100\",\"name\":\"南宁市\",\"tier\":\"2\",\"parent_code\":\"450000\"},"
+                           " {\"code\":\"450103\",\"name\":\"青秀区 \",\"tier\":3,\"parent_code\":\"450100\"},"
+                           " {\"code\":\"450105\",\"name\":\"江南区\",\"tier\":3,\"parent\":\"450100\"},"
+                           " 7]";
+    assert_int_equal(territory_parse_json(t, "regions", "regions", regions, strlen(regions)), 0);
+    const char units[] = "region_code,code,name,kind,deputy_head_name,head_name\n"
+                         "450000,450000-CENTRE,广西专班,centre,,\n"
+                         "450100,450100-CENTRE,南宁市中心,centre,,\n";
+    assert_int_equal(territory_parse_units(t, "units.csv", units, strlen(units)), 0);
+    expect_error(t, "regions:#3: name: ", "spaces");
+    expect_error(t, "regions:#4: entry: ", "\"parent\" is not a field");
+    expect_error(t, "regions:#5: entry: ", "must be an object");
+    assert_int_equal(territory_error_count(t), 3);
+    json_t *e = territory_errors_json(t);
+    assert_non_null(e);
+    assert_int_equal(json_array_size(e), 3);
+    json_t *first = json_array_get(e, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "file")), "regions");
+    assert_int_equal(json_integer_value(json_object_get(first, "entry")), 3);
+    assert_string_equal(json_string_value(json_object_get(first, "field")), "name");
+    assert_non_null(strstr(json_string_value(json_object_get(first, "message")), "spaces"));
+    json_decref(e);
+    territory_summary_t s;
+    territory_summary(t, &s);
+    assert_int_equal(s.regions, 3); /* the three that are objects with known keys */
+    assert_int_equal(s.units, 2);
+    assert_int_equal(territory_parse_json(t, "towns", "x", "[]", 2), -1);
+    /* not JSON at all */
+    assert_int_equal(territory_parse_json(t, "units", "units", "[{", 2), 0);
+    expect_error(t, "units: json: ", NULL);
+    territory_free(t);
+}
+
 static void test_header_and_empty_file(void **state)
 {
     (void)state;
@@ -379,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_bad_regions_all_reported),
         cmocka_unit_test(test_bad_units_all_reported),
         cmocka_unit_test(test_header_and_empty_file),
+        cmocka_unit_test(test_json_and_column_order),
         cmocka_unit_test(test_duplicates_across_files),
         cmocka_unit_test(test_check_is_repeatable),
         cmocka_unit_test(test_error_cap),
