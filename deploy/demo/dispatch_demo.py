@@ -81,20 +81,40 @@ def credit_code(division, serial):
 run = random.randrange(10**6, 10**7)
 serial = run * 10
 
-# ---- the catalogue in force -----------------------------------------------------------------------
-out = subprocess.run([CTL, "catalogue", "import", "deploy/data/guangxi/catalogue.csv", "--note", "demo"],
-                     capture_output=True, text=True)
-print("  " + (out.stdout or out.stderr).strip())
-print("  " + sql("SELECT 'catalogue version ' || version || ' in force: ' || entries || ' entries, ' || "
-                 "(SELECT count(DISTINCT matter_type) FROM catalogue_entries e WHERE e.version = v.version) || "
-                 "' matter types, ' || (SELECT count(DISTINCT region_code) FROM catalogue_entries e WHERE "
-                 "e.version = v.version) || ' regions' FROM catalogue_versions v ORDER BY version DESC LIMIT 1"))
-
+# ---- the catalogue in force, imported through the dispatcher's API by the provincial centre -------
 T = {"agent": token("agent", f"自治区受理专席{run}", region="450000"),
      "gx": token("centre", f"自治区专班{run}", region="450000"),
      "qx": token("centre", f"青秀区企业诉求受理中心{run}", region="450103"),
      "hc": token("centre", f"海城区营商办{run}", region="450502"),
      "nn": token("centre", f"南宁市企业诉求响应中心{run}", region="450100")}
+
+
+def post_csv(path, token, text):
+    req = urllib.request.Request(URL + path, data=text.encode(), method="POST",
+                                 headers={"Content-Type": "text/csv", "Authorization": "Bearer " + token})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+with open("deploy/data/guangxi/catalogue.csv", encoding="utf-8") as f:
+    cat = f.read()
+bad = cat.rstrip("\n") + "\n营商环境,450199,county,450100-FGW,,auto,不存在的地区\n营商环境,450100,city,NO-SUCH-UNIT,,auto,\n"
+s, r = post_csv("/v1/catalogue/versions?note=demo", T["nn"], cat)
+print(f"  a city centre may not change the province's catalogue: HTTP {s} {r.get('error', {}).get('code', '')}")
+s, r = post_csv("/v1/catalogue/versions?note=demo", T["gx"], bad)
+errs = r.get("error", {}).get("errors", []) if isinstance(r, dict) else []
+print(f"  a file with two bad rows: HTTP {s}, nothing imported; every bad row named:")
+for e in errs[:4]:
+    print(f"    line {e.get('line', e.get('entry'))}, {e.get('field')}: {e.get('message')}")
+s, r = post_csv("/v1/catalogue/versions?note=demo", T["gx"], cat)
+print(f"  the shipped file: HTTP {s} {json.dumps({k: r[k] for k in ('version', 'entries', 'unchanged') if k in r}, ensure_ascii=False)}")
+print("  " + sql("SELECT 'catalogue version ' || version || ' in force: ' || entries || ' entries, ' || "
+                 "(SELECT count(DISTINCT matter_type) FROM catalogue_entries e WHERE e.version = v.version) || "
+                 "' matter types, ' || (SELECT count(DISTINCT region_code) FROM catalogue_entries e WHERE "
+                 "e.version = v.version) || ' regions' FROM catalogue_versions v ORDER BY version DESC LIMIT 1"))
 for code in ("450103-ZJ", "450103-JT", "450103-CG", "450502-SCJG", "450502-SF", "450103-FGW", "450100-FGW"):
     T[code] = unit_token(code)
 
