@@ -113,7 +113,12 @@ void intake_reply_db_error(http_req_t *req, pg_t *pg, const char *what)
 
 static void hex_of(const unsigned char *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -284,31 +289,82 @@ static json_t *build_response(reg_t *r)
 
 /* ---- round 3: the writes ----------------------------------------------------------------------- */
 
-/* What one batch writes, collected as JSON documents: each becomes one bulk statement
- * (json_to_recordset), so a batch of 500 costs a handful of statements, not thousands. */
+/* What one batch writes. The cases, their history and their outbox events are the bulk of it
+ * and go in with COPY (text rows built here: the server parses no JSON document, and
+ * case_events and outbox take multi-row inserts); the rare rest (attachments, the
+ * originals a duplicate's material goes to, idempotency answers) as JSON documents, each one
+ * bulk statement (json_to_recordset). */
 typedef struct {
-    json_t *cases, *attachments, *keys, *originals;
-    casestore_bulk_t *events;
+    pg_copy_t cases, history, outbox;
+    json_t *attachments, *keys, *originals;
 } writes_t;
 
 static void writes_free(writes_t *w)
 {
-    json_decref(w->cases);
+    pg_copy_free(&w->cases);
+    pg_copy_free(&w->history);
+    pg_copy_free(&w->outbox);
     json_decref(w->attachments);
     json_decref(w->keys);
     json_decref(w->originals);
-    casestore_bulk_free(w->events);
 }
 
 static int writes_init(writes_t *w)
 {
-    w->cases = json_array();
     w->attachments = json_array();
     w->keys = json_array();
     w->originals = json_array();
-    w->events = casestore_bulk_new();
-    return w->cases && w->attachments && w->keys && w->originals && w->events ? 0 : -1;
+    return w->attachments && w->keys && w->originals ? 0 : -1;
 }
+
+/* One event: its case_events row and its outbox row, as casestore_bulk_add writes them
+ * (the envelope is the outbox payload, its payload object the history's). Rows go in in the
+ * order added, so ids follow it. */
+static int add_event(writes_t *w, const event_t *ev, casefsm_state_t from, casefsm_state_t to,
+                     int case_version, char *err, size_t errlen)
+{
+    json_t *env = NULL;
+    if (event_encode_json(ev, &env, err, errlen) != 0) return -1;
+    char key[64];
+    char *txt = json_dumps(env, JSON_COMPACT);
+    char *pl = json_dumps(json_object_get(env, "payload"), JSON_COMPACT);
+    int rc = -1;
+    if (txt == NULL || pl == NULL || event_key(ev, key, sizeof key) != 0) {
+        snprintf(err, errlen, "cannot prepare event %s", event_type_name(ev->type));
+        goto out;
+    }
+    pg_copy_t *h = &w->history;
+    pg_copy_str(h, ev->event_id);
+    pg_copy_str(h, ev->case_id);
+    pg_copy_str(h, event_type_name(ev->type));
+    pg_copy_str(h, from == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(from));
+    pg_copy_str(h, to == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(to));
+    if (case_version > 0) pg_copy_int(h, case_version);
+    else pg_copy_str(h, NULL);
+    if (ev->actor.principal_id > 0) pg_copy_int(h, ev->actor.principal_id);
+    else pg_copy_str(h, NULL);
+    pg_copy_str(h, ev->occurred_at);
+    pg_copy_str(h, pl);
+    pg_copy_row_end(h);
+    pg_copy_t *o = &w->outbox;
+    pg_copy_str(o, ev->event_id);
+    pg_copy_str(o, event_topic(ev));
+    pg_copy_str(o, key);
+    pg_copy_str(o, txt);
+    pg_copy_row_end(o);
+    rc = h->oom || o->oom ? -1 : 0;
+    if (rc != 0) snprintf(err, errlen, "out of memory");
+out:
+    free(txt);
+    free(pl);
+    json_decref(env);
+    return rc;
+}
+
+#define SQL_COPY_HISTORY                                                                       \
+    "COPY case_events (event_id, case_id, type, from_state, to_state, case_version, "          \
+    "actor_principal_id, occurred_at, payload) FROM STDIN"
+#define SQL_COPY_OUTBOX "COPY outbox (event_id, topic, msg_key, payload) FROM STDIN"
 
 static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
 {
@@ -327,7 +383,7 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
     p->summary = r->a.summary;
     p->confidential = r->a.confidential;
     snprintf(p->received_at, sizeof p->received_at, "%s", r->received_at);
-    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
+    if (add_event(w, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
         return -1;
     if (r->outcome == OUT_REVIEW) return 0;
 
@@ -368,11 +424,10 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
     case OUT_REVIEW:
         break;
     }
-    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
+    if (add_event(w, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
 
     /* a duplicate's material goes to the open case it repeats (locked before its event) */
     if (r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0) {
-        json_array_append_new(w->originals, json_string(r->dup_id));
         if (event_init(&ev, EVENT_CASE_MATERIAL_ADDED) != 0) return -1;
         snprintf(ev.case_id, sizeof ev.case_id, "%s", r->dup_id);
         intake_actor(&ev, NULL);
@@ -385,27 +440,18 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
         for (size_t i = 0; i < r->a.attachments.n; i++)
             memcpy(m->attachment_ids.items[i], r->a.attachments.items[i].uid, EVENT_UUID_SIZE);
         snprintf(m->duplicate_case_id, sizeof m->duplicate_case_id, "%s", r->case_id);
-        int rc = casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
+        int rc = add_event(w, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
         free(m->attachment_ids.items);
         if (rc != 0) return -1;
     }
     return 0;
 }
 
-static const char SQL_INSERT_CASES[] =
-    "INSERT INTO cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "
-    "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "
-    "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, "
-    "submitted_by, review_hints) SELECT x.id, x.case_no, decode(x.th, 'hex'), x.region_code, x.tier, "
-    "x.state, x.version, x.kind, x.complexity, x.channel, x.enterprise_name, x.credit_code, x.address, "
-    "x.contact_name, x.contact_phone, x.summary, x.body, x.confidential, x.duplicate_of, "
-    "x.reject_reason, x.received_at, CASE WHEN x.closed THEN x.received_at END, x.text_sig, "
-    "x.submitted_by, x.review_hints FROM json_to_recordset($1::json) AS x(id uuid, case_no text, "
-    "th text, region_code text, tier smallint, state text, version int, kind text, complexity text, "
-    "channel text, enterprise_name text, credit_code text, address text, contact_name text, "
-    "contact_phone text, summary text, body text, confidential boolean, duplicate_of uuid, "
-    "reject_reason text, received_at timestamptz, closed boolean, text_sig text, submitted_by bigint, "
-    "review_hints jsonb)";
+#define SQL_COPY_CASES                                                                         \
+    "COPY cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "     \
+    "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "  \
+    "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, " \
+    "submitted_by, review_hints) FROM STDIN"
 
 static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
 {
@@ -417,18 +463,43 @@ static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
                         : r->outcome == OUT_DUPLICATE ? "duplicate" : "resolved";
     const char *complexity = intake_enum_str(EVENT_CASE_ACCEPTED, "complexity",
                                              r->a.complexity ? (int)r->a.complexity : (int)EVENT_COMPLEXITY_GENERAL);
-    json_t *row = json_pack(
-        "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:b,s:s?,s:s?,s:s,s:b,s:s,s:I,s:O?}",
-        "id", r->case_id, "case_no", r->case_no, "th", hash, "region_code", r->region->code, "tier", r->region->tier,
-        "state", state, "version", r->outcome == OUT_REVIEW ? 1 : 2, "kind", r->a.kind_str, "complexity", complexity,
-        "channel", r->a.channel_str, "enterprise_name", r->a.enterprise_name, "credit_code", r->a.credit_code,
-        "address", r->a.address, "contact_name", r->a.contact_name, "contact_phone", r->a.contact_phone,
-        "summary", r->a.summary, "body", r->a.body, "confidential", r->a.confidential,
-        "duplicate_of", r->outcome == OUT_DUPLICATE ? r->dup_id : NULL,
-        "reject_reason", r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL,
-        "received_at", r->received_at, "closed", r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE,
-        "text_sig", r->sig_hex, "submitted_by", (json_int_t)r->who.id, "review_hints", r->hints);
-    if (row == NULL || json_array_append_new(w->cases, row) != 0) {
+    char th[67] = "\\x"; /* bytea in hex form */
+    memcpy(th + 2, hash, 65);
+    char *hints = r->hints ? json_dumps(r->hints, JSON_COMPACT) : NULL;
+    if (r->hints && hints == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int closed = r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE;
+    pg_copy_t *c = &w->cases;
+    pg_copy_str(c, r->case_id);
+    pg_copy_str(c, r->case_no);
+    pg_copy_str(c, th);
+    pg_copy_str(c, r->region->code);
+    pg_copy_int(c, r->region->tier);
+    pg_copy_str(c, state);
+    pg_copy_int(c, r->outcome == OUT_REVIEW ? 1 : 2);
+    pg_copy_str(c, r->a.kind_str);
+    pg_copy_str(c, complexity);
+    pg_copy_str(c, r->a.channel_str);
+    pg_copy_str(c, r->a.enterprise_name);
+    pg_copy_str(c, r->a.credit_code);
+    pg_copy_str(c, r->a.address);
+    pg_copy_str(c, r->a.contact_name);
+    pg_copy_str(c, r->a.contact_phone);
+    pg_copy_str(c, r->a.summary);
+    pg_copy_str(c, r->a.body);
+    pg_copy_bool(c, r->a.confidential);
+    pg_copy_str(c, r->outcome == OUT_DUPLICATE ? r->dup_id : NULL);
+    pg_copy_str(c, r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL);
+    pg_copy_str(c, r->received_at);
+    pg_copy_str(c, closed ? r->received_at : NULL);
+    pg_copy_str(c, r->sig_hex);
+    pg_copy_int(c, r->who.id);
+    pg_copy_str(c, hints);
+    pg_copy_row_end(c);
+    free(hints);
+    if (c->oom) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -558,10 +629,17 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                                               atoi(order[i]->received_at), "k", (json_int_t)(j - i)));
         i = j;
     }
+    /* the open cases a duplicate's material goes to, locked after the numbers (always in that
+     * order, so two instances cannot deadlock) and before their events are appended */
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0)
+            json_array_append_new(w.originals, json_string(r->dup_id));
     if (nc > 0) {
         if (queue_doc(b, "SELECT n FROM json_to_recordset($1::json) AS x(r text, y int, k int) CROSS JOIN "
                          "LATERAL case_no_block(x.r, x.y, x.k) WITH ORDINALITY AS b(n, o) ORDER BY x.r, x.y, b.o",
-                      nums) != 0)
+                      nums) != 0 ||
+            queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
+                         "ORDER BY id FOR UPDATE", w.originals) != 0)
             goto rollback;
         if (pg_batch_run(pg, b, res) != 0) goto out;
         if ((size_t)PQntuples(res[0]) != nc) {
@@ -591,22 +669,26 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             goto rollback;
         }
     }
-    if (queue_doc(b, SQL_INSERT_CASES, w.cases) != 0 ||
-        queue_doc(b, "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, storage_key, "
-                     "uploaded_by, uid) SELECT x.case_id, decode(x.sha, 'hex'), x.file_name, x.media_type, x.size, "
-                     "x.storage_key, x.by, x.uid FROM json_to_recordset($1::json) AS x(case_id uuid, sha text, "
-                     "file_name text, media_type text, size bigint, storage_key text, by bigint, uid uuid)",
-                  w.attachments) != 0 ||
-        queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
-                     "ORDER BY id FOR UPDATE", w.originals) != 0 ||
-        casestore_bulk_queue(w.events, b) != 0 ||
-        queue_doc(b, "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, status, response) "
-                     "SELECT x.p, x.k, decode(x.sha, 'hex'), x.case_id, 201, x.response FROM json_to_recordset($1::json) "
-                     "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
-        pg_batch_add(b, "COMMIT", 0, NULL) != 0)
+    /* the cases, their history and outbox events by COPY; then the rest and COMMIT (in the
+     * same script when there is no rest) */
+    int rest = json_array_size(w.attachments) > 0 || json_array_size(w.keys) > 0;
+    pg_copy_t *bufs[] = {&w.cases, &w.history, &w.outbox};
+    const char *script = rest ? SQL_COPY_CASES "; " SQL_COPY_HISTORY "; " SQL_COPY_OUTBOX
+                              : SQL_COPY_CASES "; " SQL_COPY_HISTORY "; " SQL_COPY_OUTBOX "; COMMIT";
+    if (rest &&
+        (queue_doc(b, "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, storage_key, "
+                      "uploaded_by, uid) SELECT x.case_id, decode(x.sha, 'hex'), x.file_name, x.media_type, x.size, "
+                      "x.storage_key, x.by, x.uid FROM json_to_recordset($1::json) AS x(case_id uuid, sha text, "
+                      "file_name text, media_type text, size bigint, storage_key text, by bigint, uid uuid)",
+                   w.attachments) != 0 ||
+         queue_doc(b, "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, status, response) "
+                      "SELECT x.p, x.k, decode(x.sha, 'hex'), x.case_id, 201, x.response FROM json_to_recordset($1::json) "
+                      "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
+         pg_batch_add(b, "COMMIT", 0, NULL) != 0))
         goto rollback;
     clock_gettime(CLOCK_MONOTONIC, &td);
-    if (pg_batch_run(pg, b, NULL) != 0) goto out;
+    if (pg_copy_run(pg, script, bufs, 3) != 0) goto out;
+    if (rest && pg_batch_run(pg, b, NULL) != 0) goto out;
     clock_gettime(CLOCK_MONOTONIC, &te);
 #define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
     LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)),
