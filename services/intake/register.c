@@ -708,7 +708,8 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
         pg->last_class = PG_RETRY;
         goto rollback;
     }
-    for (size_t i = 0; i < nc; i++) snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s%06zu", prefix, i);
+    for (size_t i = 0; i < nc; i++) /* nc <= batch_max <= 10000: six digits */
+        snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s%06u", prefix, (unsigned)(i % 1000000));
     /* duplicates of an earlier request of this batch take its (placeholder) number */
     for (reg_t *r = list; r; r = r->next)
         if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->dup_no[0] == '\0')
@@ -862,6 +863,106 @@ static void reg_answer(intake_t *in, reg_t *r)
     }
 }
 
+/* ---- the per-client limit, once per batch ------------------------------------------------
+ * Every submission counts against its client's limit (a Redis counter per principal and
+ * window, shared by all instances). Asking Redis once per request cost a round trip and two
+ * context switches per appeal; the batch asks once per principal instead: INCRBY by the
+ * number of its submissions in the batch, which is the same as that many INCRs one after the
+ * other, so the k-th of them gets the count it would have got alone and is refused (429,
+ * Retry-After) exactly when it would have been. Retries that follow a refused request's
+ * Idempotency-Key are refused with it. Redis unreachable: the batch goes through (fail
+ * open, counted), as before. */
+
+static void reply_rate_limited(intake_t *in, http_req_t *req, long retry)
+{
+    char ra[16];
+    snprintf(ra, sizeof ra, "%ld", retry);
+    metric_inc(in->m_rate_limited);
+    http_reply_header(req, "Retry-After", ra);
+    http_reply_error(req, 429, "rate_limited", NULL, "too many submissions from this client; retry in %ld s", retry);
+}
+
+#define RL_WINDOW_MS "60000"
+
+/* Takes the refused submissions out of list (answered and freed); returns what is left. */
+static reg_t *batch_ratelimit(intake_t *in, reg_t *list, size_t *n)
+{
+    size_t cap = *n, ng = 0;
+    long long *ids = calloc(cap, sizeof *ids), *count = calloc(cap, sizeof *count), *seen = calloc(cap, sizeof *seen);
+    char (*keys)[64] = calloc(cap, sizeof *keys), (*nums)[24] = calloc(cap, sizeof *nums);
+    int *argcs = calloc(cap * 3, sizeof *argcs);
+    const char *const **argvs = calloc(cap * 3, sizeof *argvs);
+    const char **words = calloc(cap * 9, sizeof *words);
+    redisReply **rep = calloc(cap * 3, sizeof *rep);
+    int ok = ids && count && seen && keys && nums && argcs && argvs && words && rep;
+    for (reg_t *r = list; ok && r; r = r->next) {
+        size_t g = 0;
+        while (g < ng && ids[g] != r->who.id) g++;
+        if (g == ng) ids[ng++] = r->who.id;
+        count[g]++;
+    }
+    for (size_t g = 0; ok && g < ng; g++) {
+        snprintf(keys[g], sizeof keys[g], "jiesu:rl:intake:%lld", ids[g]); /* ratelimit_hit's key */
+        snprintf(nums[g], sizeof nums[g], "%lld", count[g]);
+        const char **w = words + 9 * g;
+        w[0] = "INCRBY", w[1] = keys[g], w[2] = nums[g];
+        w[3] = "PEXPIRE", w[4] = keys[g], w[5] = RL_WINDOW_MS, w[6] = "NX";
+        w[7] = "PTTL", w[8] = keys[g];
+        argcs[3 * g] = 3, argvs[3 * g] = w;
+        argcs[3 * g + 1] = 4, argvs[3 * g + 1] = w + 3;
+        argcs[3 * g + 2] = 2, argvs[3 * g + 2] = w + 7;
+    }
+    if (ok && rds_pipeline(daemon_redis(in->d), (int)(3 * ng), argcs, argvs, rep) != 0) {
+        for (reg_t *r = list; r; r = r->next) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
+        ok = 0;
+    }
+    reg_t *keep = NULL, **tail = &keep, *gone = NULL;
+    for (reg_t *r = list, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        size_t g = 0;
+        while (ok && ids[g] != r->who.id) g++;
+        int deny = 0;
+        long retry = 1;
+        if (ok && rep[3 * g]->type == REDIS_REPLY_INTEGER && rep[3 * g + 2]->type == REDIS_REPLY_INTEGER) {
+            long long after = rep[3 * g]->integer, left = rep[3 * g + 2]->integer;
+            long long mine = after - count[g] + ++seen[g]; /* the count its own INCR would have seen */
+            deny = mine > in->cfg->rate_limit_per_min;
+            retry = left > 0 ? (long)((left + 999) / 1000) : 1;
+        } else if (ok) {
+            metric_inc(in->m_rl_unavailable);
+        }
+        if (r->leader && r->leader->replay_status == -429) deny = 1; /* its leader was refused */
+        if (deny) {
+            reply_rate_limited(in, r->req, retry);
+            r->replay_status = -429; /* marks it refused for its followers; freed below */
+            r->next = gone;
+            gone = r;
+            *n -= 1;
+        } else {
+            *tail = r;
+            tail = &r->next;
+        }
+    }
+    /* freed only now: a later follower looked at its refused leader */
+    for (reg_t *r = gone, *next; r; r = next) {
+        next = r->next;
+        reg_free(r);
+    }
+    if (ok)
+        for (size_t i = 0; i < 3 * ng; i++) freeReplyObject(rep[i]);
+    free(ids);
+    free(count);
+    free(seen);
+    free(keys);
+    free(nums);
+    free(argcs);
+    free(argvs);
+    free(words);
+    free(rep);
+    return keep;
+}
+
 static void batcher_flush(intake_batcher_t *b)
 {
     intake_t *in = b->in;
@@ -869,6 +970,8 @@ static void batcher_flush(intake_batcher_t *b)
     size_t n = b->n;
     b->head = b->tail = NULL;
     b->n = 0;
+    if (list == NULL) return;
+    list = batch_ratelimit(in, list, &n);
     if (list == NULL) return;
     metric_observe(in->m_batch_size, (double)n);
     struct timespec t0, t1;
@@ -940,33 +1043,40 @@ static int idem_key_ok(const char *k)
     return 1;
 }
 
+/* One submission against its client's limit, at once (for those that never reach a batch).
+ * With may_answer, answers 429 and returns 1 when over the limit. */
+static int ratelimit_now(intake_t *in, http_req_t *req, long long principal, int may_answer)
+{
+    char client[32];
+    snprintf(client, sizeof client, "%lld", principal);
+    long retry = 0;
+    ratelimit_rc_t rl = ratelimit_hit(daemon_redis(in->d), "intake", client, in->cfg->rate_limit_per_min,
+                                      atol(RL_WINDOW_MS), &retry);
+    if (rl == RATELIMIT_UNKNOWN) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
+    if (rl != RATELIMIT_DENY || !may_answer) return 0;
+    reply_rate_limited(in, req, retry);
+    return 1;
+}
+
 void intake_submit(http_req_t *req, void *arg)
 {
     intake_t *in = arg;
     const http_principal_t *p = http_req_principal(req);
-    char client[32];
-    snprintf(client, sizeof client, "%lld", p->id);
-    long retry = 0;
-    ratelimit_rc_t rl = ratelimit_hit(daemon_redis(in->d), "intake", client,
-                                      in->cfg->rate_limit_per_min, 60000, &retry);
-    if (rl == RATELIMIT_UNKNOWN) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
-    if (rl == RATELIMIT_DENY) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%ld", retry);
-        metric_inc(in->m_rate_limited);
-        http_reply_header(req, "Retry-After", ra);
-        http_reply_error(req, 429, "rate_limited", NULL,
-                         "too many submissions from this client; retry in %ld s", retry);
-        return;
-    }
+    /* the limit is checked per batch (batch_ratelimit); a submission refused before it joins
+     * one is counted here, and told 429 rather than what was wrong when over the limit */
+    const long long principal = p->id; /* req (and p with it) is gone once answered */
     const char *key = http_req_header(req, "Idempotency-Key");
     if (key && !idem_key_ok(key)) {
+        if (ratelimit_now(in, req, principal, 1)) return;
         http_reply_error(req, 400, "invalid_value", "Idempotency-Key",
                          "Idempotency-Key: must be 1 to 128 visible ASCII characters");
         return;
     }
     json_t *body = http_req_json(req);
-    if (body == NULL) return;
+    if (body == NULL) {
+        (void)ratelimit_now(in, NULL, principal, 0); /* already answered 400: counted only */
+        return;
+    }
     reg_t *r = calloc(1, sizeof *r);
     if (r == NULL) {
         json_decref(body);
@@ -976,6 +1086,7 @@ void intake_submit(http_req_t *req, void *arg)
     if (appeal_parse(req, body, p, in->cfg->body_max_chars, &r->a) != 0) {
         json_decref(body);
         free(r);
+        (void)ratelimit_now(in, NULL, principal, 0); /* already answered 400: counted only */
         return;
     }
     json_decref(body);
