@@ -326,8 +326,20 @@ static int add_event(writes_t *w, const event_t *ev, casefsm_state_t from, casef
     json_t *env = NULL;
     if (event_encode_json(ev, &env, err, errlen) != 0) return -1;
     char key[64];
-    char *txt = json_dumps(env, JSON_COMPACT);
-    char *pl = json_dumps(json_object_get(env, "payload"), JSON_COMPACT);
+    /* the payload is dumped once: alone for the history, and spliced in as the envelope's
+     * last member for the outbox (the same text json_dumps gives for the whole envelope,
+     * since members keep their order and the payload is the last) */
+    json_t *payload = json_incref(json_object_get(env, "payload"));
+    char *pl = json_dumps(payload, JSON_COMPACT), *txt = NULL;
+    if (payload && json_object_del(env, "payload") == 0) {
+        char *head = json_dumps(env, JSON_COMPACT);
+        size_t hl = head ? strlen(head) : 0;
+        if (head && pl && hl >= 2 && head[hl - 1] == '}' &&
+            asprintf(&txt, "%.*s%s\"payload\":%s}", (int)(hl - 1), head, hl > 2 ? "," : "", pl) < 0)
+            txt = NULL;
+        free(head);
+    }
+    json_decref(payload);
     int rc = -1;
     if (txt == NULL || pl == NULL || event_key(ev, key, sizeof key) != 0) {
         snprintf(err, errlen, "cannot prepare event %s", event_type_name(ev->type));
