@@ -125,7 +125,10 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int l = 0;
-    EVP_Digest(data, len, md, &l, EVP_sha256(), NULL);
+    /* fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up again on every call */
+    static EVP_MD *sha256;
+    if (sha256 == NULL) sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    EVP_Digest(data, len, md, &l, sha256 ? sha256 : EVP_sha256(), NULL);
     hex_of(md, 32, out);
 }
 
