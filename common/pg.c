@@ -428,7 +428,14 @@ int pg_copy_run(pg_t *pg, const char *script, pg_copy_t *const *bufs, size_t n)
             pg_rollback(pg);
             return -1;
         }
-    if (pg_ensure(pg) != 0) return -1;
+    /* never reconnect here: the script continues a transaction, and on a new session it would
+     * run without what came before (locks, reservations) */
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
+        snprintf(pg->err, sizeof pg->err, "copy script: the connection was lost");
+        pg->last_class = PG_RETRY;
+        pg->in_tx = 0;
+        return -1;
+    }
     if (PQsendQuery(pg->conn, script) != 1) {
         snprintf(pg->err, sizeof pg->err, "copy script: %s", PQerrorMessage(pg->conn));
         pg->last_class = PG_RETRY;

@@ -105,7 +105,8 @@ void pg_copy_reset(pg_copy_t *c); /* empties it, keeps the memory */
 void pg_copy_free(pg_copy_t *c);
 /* Runs script — statements without parameters, separated by ';' — as one simple query; its
  * n COPY … FROM STDIN statements take bufs[0..n-1] in order. Meant for the inside of a
- * transaction the caller opened (the script may end with COMMIT). 0 when every statement
+ * transaction the caller opened (the script may end with COMMIT); a lost connection is an error,
+ * never a reconnection. 0 when every statement
  * succeeded; on failure -1 with pg->err and pg->last_class set, and an open transaction is
  * rolled back. */
 int pg_copy_run(pg_t *pg, const char *script, pg_copy_t *const *bufs, size_t n) JS_MUST_CHECK;

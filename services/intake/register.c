@@ -654,6 +654,16 @@ static int reg_cmp_region(const void *x, const void *y)
     return c;
 }
 
+/* Rounds 2 and 3 continue round 1's transaction: on a lost (or reconnected) session they must
+ * not run at all — numbers would be reserved, or rows written, outside it. */
+static int in_transaction(pg_t *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS) return 1;
+    snprintf(pg->err, sizeof pg->err, "the registration transaction was lost");
+    pg->last_class = PG_RETRY;
+    return 0;
+}
+
 static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
 
 /* 0 committed; -1 failed (rolled back; pg->err says why). */
@@ -775,7 +785,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
                          "ORDER BY id FOR UPDATE", w.originals) != 0)
             goto rollback;
-        if (pg_batch_run(pg, b, res) != 0) goto out;
+        if (!in_transaction(pg) || pg_batch_run(pg, b, res) != 0) goto out;
         if ((size_t)PQntuples(res[0]) != nc) {
             snprintf(pg->err, sizeof pg->err, "case numbering returned %d numbers for %zu cases", PQntuples(res[0]), nc);
             pg->last_class = PG_PERMANENT;
@@ -831,8 +841,8 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                       "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
          pg_batch_add(b, "COMMIT", 0, NULL) != 0))
         goto rollback;
-    if (pg_copy_run(pg, script, bufs, 3) != 0) goto out;
-    if (rest && pg_batch_run(pg, b, NULL) != 0) goto out;
+    if (!in_transaction(pg) || pg_copy_run(pg, script, bufs, 3) != 0) goto out;
+    if (rest && (!in_transaction(pg) || pg_batch_run(pg, b, NULL) != 0)) goto out;
     clock_gettime(CLOCK_MONOTONIC, &te);
 #define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
     LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("prep", MS(tb, tc)),
