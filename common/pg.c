@@ -335,6 +335,154 @@ void pg_array_start(pg_array_t *b)
 
 void pg_array_end(pg_array_t *b) { pg_array_put(b, "}", 1); }
 
+/* ---- COPY ... FROM STDIN ----------------------------------------------------------------- */
+
+static void copy_put(pg_copy_t *c, const char *s, size_t n)
+{
+    if (c->oom) return;
+    if (c->len + n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 16384;
+        while (cap < c->len + n + 1) cap *= 2;
+        char *p = realloc(c->s, cap);
+        if (p == NULL) {
+            c->oom = 1;
+            return;
+        }
+        c->s = p;
+        c->cap = cap;
+    }
+    memcpy(c->s + c->len, s, n);
+    c->len += n;
+    c->s[c->len] = '\0';
+}
+
+static void copy_sep(pg_copy_t *c)
+{
+    if (c->col++ > 0) copy_put(c, "\t", 1);
+}
+
+void pg_copy_strn(pg_copy_t *c, const char *v, size_t n)
+{
+    copy_sep(c);
+    if (v == NULL) {
+        copy_put(c, "\\N", 2);
+        return;
+    }
+    /* text format: backslash, tab, newline and carriage return are escaped, the rest is raw */
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *esc = v[i] == '\\' ? "\\\\" : v[i] == '\t' ? "\\t" : v[i] == '\n' ? "\\n"
+                          : v[i] == '\r' ? "\\r" : NULL;
+        if (esc == NULL) continue;
+        copy_put(c, v + run, i - run);
+        copy_put(c, esc, 2);
+        run = i + 1;
+    }
+    copy_put(c, v + run, n - run);
+}
+
+void pg_copy_str(pg_copy_t *c, const char *v) { pg_copy_strn(c, v, v ? strlen(v) : 0); }
+
+void pg_copy_int(pg_copy_t *c, long long v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%lld", v);
+    copy_sep(c);
+    copy_put(c, b, (size_t)n);
+}
+
+void pg_copy_bool(pg_copy_t *c, int v)
+{
+    copy_sep(c);
+    copy_put(c, v ? "t" : "f", 1);
+}
+
+void pg_copy_row_end(pg_copy_t *c)
+{
+    copy_put(c, "\n", 1);
+    c->col = 0;
+    c->rows++;
+}
+
+void pg_copy_reset(pg_copy_t *c)
+{
+    c->len = 0;
+    c->rows = 0;
+    c->col = 0;
+    c->oom = 0;
+    if (c->s) c->s[0] = '\0';
+}
+
+void pg_copy_free(pg_copy_t *c)
+{
+    free(c->s);
+    memset(c, 0, sizeof *c);
+}
+
+int pg_copy_run(pg_t *pg, const char *script, pg_copy_t *const *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (bufs[i]->oom) {
+            snprintf(pg->err, sizeof pg->err, "copy buffer %zu: out of memory", i);
+            pg->last_class = PG_PERMANENT;
+            pg_rollback(pg);
+            return -1;
+        }
+    /* never reconnect here: the script continues a transaction, and on a new session it would
+     * run without what came before (locks, reservations) */
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
+        snprintf(pg->err, sizeof pg->err, "copy script: the connection was lost");
+        pg->last_class = PG_RETRY;
+        pg->in_tx = 0;
+        return -1;
+    }
+    if (PQsendQuery(pg->conn, script) != 1) {
+        snprintf(pg->err, sizeof pg->err, "copy script: %s", PQerrorMessage(pg->conn));
+        pg->last_class = PG_RETRY;
+        pg_rollback(pg);
+        return -1;
+    }
+    int rc = 0;
+    size_t next = 0;
+    PGresult *r;
+    while ((r = PQgetResult(pg->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) {
+            /* the next buffer, or an abort if the script has more COPYs than buffers */
+            const pg_copy_t *b = next < n ? bufs[next] : NULL;
+            next++;
+            if (rc != 0 || b == NULL ||
+                (b->len > 0 && PQputCopyData(pg->conn, b->s, (int)b->len) != 1)) {
+                if (PQputCopyEnd(pg->conn, "no data for this COPY") != 1) rc = -1;
+            } else if (PQputCopyEnd(pg->conn, NULL) != 1) {
+                snprintf(pg->err, sizeof pg->err, "copy %zu: %s", next - 1, PQerrorMessage(pg->conn));
+                pg->last_class = PG_RETRY;
+                rc = -1;
+            }
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0) {
+            const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            snprintf(pg->sqlstate, sizeof pg->sqlstate, "%s", code ? code : "");
+            pg->last_class = pg_classify(code);
+            char m[400];
+            pg_safe_message(r, pg->conn, m, sizeof m);
+            snprintf(pg->err, sizeof pg->err, "copy script: %s", m);
+            rc = -1;
+        }
+        PQclear(r);
+        if (st == PGRES_COPY_IN) continue;
+        if (PQstatus(pg->conn) != CONNECTION_OK) break;
+    }
+    if (rc == 0 && next != n) {
+        snprintf(pg->err, sizeof pg->err, "copy script took %zu of %zu buffers", next, n);
+        pg->last_class = PG_PERMANENT;
+        rc = -1;
+    }
+    if (rc == 0) pg->last_class = PG_OK;
+    if (rc != 0 && PQtransactionStatus(pg->conn) != PQTRANS_IDLE) pg_rollback(pg);
+    if (PQtransactionStatus(pg->conn) == PQTRANS_IDLE) pg->in_tx = 0;
+    return rc;
+}
+
 int pg_ping(pg_t *pg)
 {
     PGresult *r = NULL;

@@ -83,6 +83,34 @@ void pg_array_end(pg_array_t *a);
 /* Raw bytes (for nested literals the caller has already quoted). */
 void pg_array_put(pg_array_t *a, const char *s, size_t n);
 
+/* Bulk loading with COPY … FROM STDIN (text format), for writers that store many rows in one
+ * transaction: the server parses no JSON or array literal, and tables without BEFORE ROW
+ * insert triggers take the rows in multi-row inserts. Rows are built in memory field by field
+ * (values escaped here, NULL is a NULL pointer), then pg_copy_run sends a script whose COPY
+ * statements each take the next buffer. Start with a zeroed struct; .oom is set if memory
+ * ran out (pg_copy_run then refuses). */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    size_t rows;
+    int col; /* fields in the current row so far */
+    int oom;
+} pg_copy_t;
+void pg_copy_str(pg_copy_t *c, const char *v);                /* NULL: SQL NULL */
+void pg_copy_strn(pg_copy_t *c, const char *v, size_t n);
+void pg_copy_int(pg_copy_t *c, long long v);
+void pg_copy_bool(pg_copy_t *c, int v);
+void pg_copy_row_end(pg_copy_t *c);
+void pg_copy_reset(pg_copy_t *c); /* empties it, keeps the memory */
+void pg_copy_free(pg_copy_t *c);
+/* Runs script — statements without parameters, separated by ';' — as one simple query; its
+ * n COPY … FROM STDIN statements take bufs[0..n-1] in order. Meant for the inside of a
+ * transaction the caller opened (the script may end with COMMIT); a lost connection is an error,
+ * never a reconnection. 0 when every statement
+ * succeeded; on failure -1 with pg->err and pg->last_class set, and an open transaction is
+ * rolled back. */
+int pg_copy_run(pg_t *pg, const char *script, pg_copy_t *const *bufs, size_t n) JS_MUST_CHECK;
+
 /* SELECT 1 with the connection as it is; 0 if the server answered. */
 int pg_ping(pg_t *pg) JS_MUST_CHECK;
 

@@ -113,14 +113,22 @@ void intake_reply_db_error(http_req_t *req, pg_t *pg, const char *what)
 
 static void hex_of(const unsigned char *b, size_t n, char *out)
 {
-    for (size_t i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int l = 0;
-    EVP_Digest(data, len, md, &l, EVP_sha256(), NULL);
+    /* fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up again on every call */
+    static EVP_MD *sha256;
+    if (sha256 == NULL) sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    EVP_Digest(data, len, md, &l, sha256 ? sha256 : EVP_sha256(), NULL);
     hex_of(md, 32, out);
 }
 
@@ -284,31 +292,94 @@ static json_t *build_response(reg_t *r)
 
 /* ---- round 3: the writes ----------------------------------------------------------------------- */
 
-/* What one batch writes, collected as JSON documents: each becomes one bulk statement
- * (json_to_recordset), so a batch of 500 costs a handful of statements, not thousands. */
+/* What one batch writes. The cases, their history and their outbox events are the bulk of it
+ * and go in with COPY (text rows built here: the server parses no JSON document, and
+ * case_events and outbox take multi-row inserts); the rare rest (attachments, the
+ * originals a duplicate's material goes to, idempotency answers) as JSON documents, each one
+ * bulk statement (json_to_recordset). */
 typedef struct {
-    json_t *cases, *attachments, *keys, *originals;
-    casestore_bulk_t *events;
+    pg_copy_t cases, history, outbox;
+    json_t *attachments, *keys, *originals;
 } writes_t;
 
 static void writes_free(writes_t *w)
 {
-    json_decref(w->cases);
+    pg_copy_free(&w->cases);
+    pg_copy_free(&w->history);
+    pg_copy_free(&w->outbox);
     json_decref(w->attachments);
     json_decref(w->keys);
     json_decref(w->originals);
-    casestore_bulk_free(w->events);
 }
 
 static int writes_init(writes_t *w)
 {
-    w->cases = json_array();
     w->attachments = json_array();
     w->keys = json_array();
     w->originals = json_array();
-    w->events = casestore_bulk_new();
-    return w->cases && w->attachments && w->keys && w->originals && w->events ? 0 : -1;
+    return w->attachments && w->keys && w->originals ? 0 : -1;
 }
+
+/* One event: its case_events row and its outbox row, as casestore_bulk_add writes them
+ * (the envelope is the outbox payload, its payload object the history's). Rows go in in the
+ * order added, so ids follow it. */
+static int add_event(writes_t *w, const event_t *ev, casefsm_state_t from, casefsm_state_t to,
+                     int case_version, char *err, size_t errlen)
+{
+    json_t *env = NULL;
+    if (event_encode_json(ev, &env, err, errlen) != 0) return -1;
+    char key[64];
+    /* the payload is dumped once: alone for the history, and spliced in as the envelope's
+     * last member for the outbox (the same text json_dumps gives for the whole envelope,
+     * since members keep their order and the payload is the last) */
+    json_t *payload = json_incref(json_object_get(env, "payload"));
+    char *pl = json_dumps(payload, JSON_COMPACT), *txt = NULL;
+    if (payload && json_object_del(env, "payload") == 0) {
+        char *head = json_dumps(env, JSON_COMPACT);
+        size_t hl = head ? strlen(head) : 0;
+        if (head && pl && hl >= 2 && head[hl - 1] == '}' &&
+            asprintf(&txt, "%.*s%s\"payload\":%s}", (int)(hl - 1), head, hl > 2 ? "," : "", pl) < 0)
+            txt = NULL;
+        free(head);
+    }
+    json_decref(payload);
+    int rc = -1;
+    if (txt == NULL || pl == NULL || event_key(ev, key, sizeof key) != 0) {
+        snprintf(err, errlen, "cannot prepare event %s", event_type_name(ev->type));
+        goto out;
+    }
+    pg_copy_t *h = &w->history;
+    pg_copy_str(h, ev->event_id);
+    pg_copy_str(h, ev->case_id);
+    pg_copy_str(h, event_type_name(ev->type));
+    pg_copy_str(h, from == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(from));
+    pg_copy_str(h, to == CASEFSM_STATE_NONE ? NULL : casefsm_state_to_str(to));
+    if (case_version > 0) pg_copy_int(h, case_version);
+    else pg_copy_str(h, NULL);
+    if (ev->actor.principal_id > 0) pg_copy_int(h, ev->actor.principal_id);
+    else pg_copy_str(h, NULL);
+    pg_copy_str(h, ev->occurred_at);
+    pg_copy_str(h, pl);
+    pg_copy_row_end(h);
+    pg_copy_t *o = &w->outbox;
+    pg_copy_str(o, ev->event_id);
+    pg_copy_str(o, event_topic(ev));
+    pg_copy_str(o, key);
+    pg_copy_str(o, txt);
+    pg_copy_row_end(o);
+    rc = h->oom || o->oom ? -1 : 0;
+    if (rc != 0) snprintf(err, errlen, "out of memory");
+out:
+    free(txt);
+    free(pl);
+    json_decref(env);
+    return rc;
+}
+
+#define SQL_COPY_HISTORY                                                                       \
+    "COPY case_events (event_id, case_id, type, from_state, to_state, case_version, "          \
+    "actor_principal_id, occurred_at, payload) FROM STDIN"
+#define SQL_COPY_OUTBOX "COPY outbox (event_id, topic, msg_key, payload) FROM STDIN"
 
 static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
 {
@@ -327,7 +398,7 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
     p->summary = r->a.summary;
     p->confidential = r->a.confidential;
     snprintf(p->received_at, sizeof p->received_at, "%s", r->received_at);
-    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
+    if (add_event(w, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_RECEIVED, 1, err, errlen) != 0)
         return -1;
     if (r->outcome == OUT_REVIEW) return 0;
 
@@ -368,11 +439,10 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
     case OUT_REVIEW:
         break;
     }
-    if (casestore_bulk_add(w->events, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
+    if (add_event(w, &ev, CASEFSM_STATE_RECEIVED, to, 2, err, errlen) != 0) return -1;
 
     /* a duplicate's material goes to the open case it repeats (locked before its event) */
     if (r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0) {
-        json_array_append_new(w->originals, json_string(r->dup_id));
         if (event_init(&ev, EVENT_CASE_MATERIAL_ADDED) != 0) return -1;
         snprintf(ev.case_id, sizeof ev.case_id, "%s", r->dup_id);
         intake_actor(&ev, NULL);
@@ -385,27 +455,18 @@ static int add_events(writes_t *w, reg_t *r, char *err, size_t errlen)
         for (size_t i = 0; i < r->a.attachments.n; i++)
             memcpy(m->attachment_ids.items[i], r->a.attachments.items[i].uid, EVENT_UUID_SIZE);
         snprintf(m->duplicate_case_id, sizeof m->duplicate_case_id, "%s", r->case_id);
-        int rc = casestore_bulk_add(w->events, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
+        int rc = add_event(w, &ev, CASEFSM_STATE_NONE, CASEFSM_STATE_NONE, 0, err, errlen);
         free(m->attachment_ids.items);
         if (rc != 0) return -1;
     }
     return 0;
 }
 
-static const char SQL_INSERT_CASES[] =
-    "INSERT INTO cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "
-    "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "
-    "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, "
-    "submitted_by, review_hints) SELECT x.id, x.case_no, decode(x.th, 'hex'), x.region_code, x.tier, "
-    "x.state, x.version, x.kind, x.complexity, x.channel, x.enterprise_name, x.credit_code, x.address, "
-    "x.contact_name, x.contact_phone, x.summary, x.body, x.confidential, x.duplicate_of, "
-    "x.reject_reason, x.received_at, CASE WHEN x.closed THEN x.received_at END, x.text_sig, "
-    "x.submitted_by, x.review_hints FROM json_to_recordset($1::json) AS x(id uuid, case_no text, "
-    "th text, region_code text, tier smallint, state text, version int, kind text, complexity text, "
-    "channel text, enterprise_name text, credit_code text, address text, contact_name text, "
-    "contact_phone text, summary text, body text, confidential boolean, duplicate_of uuid, "
-    "reject_reason text, received_at timestamptz, closed boolean, text_sig text, submitted_by bigint, "
-    "review_hints jsonb)";
+#define SQL_COPY_CASES                                                                         \
+    "COPY cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, "     \
+    "complexity, channel, enterprise_name, credit_code, address, contact_name, contact_phone, "  \
+    "summary, body, confidential, duplicate_of, reject_reason, received_at, closed_at, text_sig, " \
+    "submitted_by, review_hints) FROM STDIN"
 
 static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
 {
@@ -417,18 +478,43 @@ static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
                         : r->outcome == OUT_DUPLICATE ? "duplicate" : "resolved";
     const char *complexity = intake_enum_str(EVENT_CASE_ACCEPTED, "complexity",
                                              r->a.complexity ? (int)r->a.complexity : (int)EVENT_COMPLEXITY_GENERAL);
-    json_t *row = json_pack(
-        "{s:s,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:b,s:s?,s:s?,s:s,s:b,s:s,s:I,s:O?}",
-        "id", r->case_id, "case_no", r->case_no, "th", hash, "region_code", r->region->code, "tier", r->region->tier,
-        "state", state, "version", r->outcome == OUT_REVIEW ? 1 : 2, "kind", r->a.kind_str, "complexity", complexity,
-        "channel", r->a.channel_str, "enterprise_name", r->a.enterprise_name, "credit_code", r->a.credit_code,
-        "address", r->a.address, "contact_name", r->a.contact_name, "contact_phone", r->a.contact_phone,
-        "summary", r->a.summary, "body", r->a.body, "confidential", r->a.confidential,
-        "duplicate_of", r->outcome == OUT_DUPLICATE ? r->dup_id : NULL,
-        "reject_reason", r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL,
-        "received_at", r->received_at, "closed", r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE,
-        "text_sig", r->sig_hex, "submitted_by", (json_int_t)r->who.id, "review_hints", r->hints);
-    if (row == NULL || json_array_append_new(w->cases, row) != 0) {
+    char th[67] = "\\x"; /* bytea in hex form */
+    memcpy(th + 2, hash, 65);
+    char *hints = r->hints ? json_dumps(r->hints, JSON_COMPACT) : NULL;
+    if (r->hints && hints == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int closed = r->outcome == OUT_REJECTED || r->outcome == OUT_DUPLICATE;
+    pg_copy_t *c = &w->cases;
+    pg_copy_str(c, r->case_id);
+    pg_copy_str(c, r->case_no);
+    pg_copy_str(c, th);
+    pg_copy_str(c, r->region->code);
+    pg_copy_int(c, r->region->tier);
+    pg_copy_str(c, state);
+    pg_copy_int(c, r->outcome == OUT_REVIEW ? 1 : 2);
+    pg_copy_str(c, r->a.kind_str);
+    pg_copy_str(c, complexity);
+    pg_copy_str(c, r->a.channel_str);
+    pg_copy_str(c, r->a.enterprise_name);
+    pg_copy_str(c, r->a.credit_code);
+    pg_copy_str(c, r->a.address);
+    pg_copy_str(c, r->a.contact_name);
+    pg_copy_str(c, r->a.contact_phone);
+    pg_copy_str(c, r->a.summary);
+    pg_copy_str(c, r->a.body);
+    pg_copy_bool(c, r->a.confidential);
+    pg_copy_str(c, r->outcome == OUT_DUPLICATE ? r->dup_id : NULL);
+    pg_copy_str(c, r->outcome == OUT_REJECTED ? intake_enum_str(EVENT_CASE_REJECTED, "reason_code", (int)r->reason) : NULL);
+    pg_copy_str(c, r->received_at);
+    pg_copy_str(c, closed ? r->received_at : NULL);
+    pg_copy_str(c, r->sig_hex);
+    pg_copy_int(c, r->who.id);
+    pg_copy_str(c, hints);
+    pg_copy_row_end(c);
+    free(hints);
+    if (c->oom) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -440,12 +526,95 @@ static int add_case(writes_t *w, reg_t *r, char *err, size_t errlen)
                               "by", (json_int_t)r->who.id, "uid", r->a.attachments.items[i].uid);
         if (a == NULL || json_array_append_new(w->attachments, a) != 0) return -1;
     }
-    if (add_events(w, r, err, errlen) != 0) return -1;
-    if (r->idem_key[0]) {
-        json_t *k = json_pack("{s:I,s:s,s:s,s:s,s:O}", "p", (json_int_t)r->who.id, "k", r->idem_key, "sha", r->req_sha,
-                              "case_id", r->case_id, "response", r->response);
-        if (k == NULL || json_array_append_new(w->keys, k) != 0) return -1;
+    return add_events(w, r, err, errlen);
+}
+
+/* The stored answer of a request that carried an Idempotency-Key (once its number is known). */
+static int add_key(writes_t *w, reg_t *r)
+{
+    if (r->idem_key[0] == '\0') return 0;
+    json_t *k = json_pack("{s:I,s:s,s:s,s:s,s:O}", "p", (json_int_t)r->who.id, "k", r->idem_key, "sha", r->req_sha,
+                          "case_id", r->case_id, "response", r->response);
+    return k != NULL && json_array_append_new(w->keys, k) == 0 ? 0 : -1;
+}
+
+/* ---- late case numbers ---------------------------------------------------------------------
+ * The case numbers are row locks (case_seq) held until COMMIT, so every instance waits for the
+ * one holding them: the less work done while holding them, the more batches per second. So
+ * the rows are built before the numbers are taken, each case carrying a placeholder number
+ * ("Q" + a random per-batch token + "-" + its index in region order: a valid case number that
+ * no appeal text can predict), and the real numbers replace the placeholders in the COPY text
+ * once they arrive — one pass over the buffers instead of building them under the lock. */
+#define PLACEHOLDER_TOKEN 12
+
+static int placeholder_prefix(char out[PLACEHOLDER_TOKEN + 3])
+{
+    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"; /* 36 */
+    unsigned char rnd[64];
+    size_t o = 1;
+    out[0] = 'Q';
+    while (o < PLACEHOLDER_TOKEN + 1) {
+        if (RAND_bytes(rnd, sizeof rnd) != 1) return -1;
+        for (size_t i = 0; i < sizeof rnd && o < PLACEHOLDER_TOKEN + 1; i++)
+            if (rnd[i] < 252) out[o++] = alphabet[rnd[i] % 36]; /* 252 = 7 × 36: no bias */
     }
+    out[PLACEHOLDER_TOKEN + 1] = '-';
+    out[PLACEHOLDER_TOKEN + 2] = '\0';
+    return 0;
+}
+
+/* The index a placeholder stands for, or -1 if s (of length n at least) does not start with one. */
+static long placeholder_index(const char *s, size_t n, const char *prefix, size_t nc)
+{
+    size_t pl = strlen(prefix);
+    if (n < pl + 6 || memcmp(s, prefix, pl) != 0) return -1;
+    long idx = 0;
+    for (size_t i = pl; i < pl + 6; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        idx = idx * 10 + (s[i] - '0');
+    }
+    return (size_t)idx < nc ? idx : -1;
+}
+
+/* Rewrites c with every placeholder replaced by the number of order[index]. */
+static int placeholders_replace(pg_copy_t *c, const char *prefix, reg_t **order, size_t nc)
+{
+    pg_copy_t out = {0};
+    size_t pl = strlen(prefix), at = 0;
+    while (at < c->len) {
+        const char *hit = memmem(c->s + at, c->len - at, prefix, pl);
+        size_t upto = hit ? (size_t)(hit - c->s) : c->len;
+        /* raw bytes: the buffer is already COPY text */
+        pg_copy_t *o = &out;
+        if (o->len + (upto - at) + 64 > o->cap) {
+            size_t cap = o->cap ? o->cap : 16384;
+            while (cap < o->len + (upto - at) + 64) cap *= 2;
+            char *p = realloc(o->s, cap);
+            if (p == NULL) {
+                pg_copy_free(&out);
+                return -1;
+            }
+            o->s = p;
+            o->cap = cap;
+        }
+        memcpy(o->s + o->len, c->s + at, upto - at);
+        o->len += upto - at;
+        at = upto;
+        if (hit == NULL) break;
+        long idx = placeholder_index(hit, c->len - at, prefix, nc);
+        if (idx < 0) { /* not one of ours after all: keep the byte and look further */
+            o->s[o->len++] = c->s[at++];
+            continue;
+        }
+        size_t nl = strlen(order[idx]->case_no);
+        memcpy(o->s + o->len, order[idx]->case_no, nl); /* nl < EVENT_CASE_NO_SIZE < 64 */
+        o->len += nl;
+        at += pl + 6;
+    }
+    if (out.s) out.s[out.len] = '\0';
+    out.rows = c->rows;
+    free(c->s);
+    *c = out;
     return 0;
 }
 
@@ -460,6 +629,20 @@ static int queue_doc(pg_batch_t *b, const char *sql, json_t *doc)
     return rc;
 }
 
+/* The blocks of case numbers of a batch, one per region and year ({r, y, k} in region order), in
+ * one statement: what case_no_block (0011) does per region, without a SQL-function call per
+ * region. The rows are inserted in region order, so the case_seq row locks are taken in that
+ * order (two instances cannot deadlock); numbers are gap-free (a rollback returns the block);
+ * the numbers come back in region order, then ascending. */
+static const char SQL_CASE_NO_BLOCKS[] =
+    "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(r text, y int, k int)), "
+    "s AS (INSERT INTO case_seq AS s (region_code, year, last_no) SELECT r, y, k FROM x ORDER BY r, y "
+    "ON CONFLICT (region_code, year) DO UPDATE SET last_no = s.last_no + excluded.last_no "
+    "RETURNING region_code, year, last_no) "
+    "SELECT format('%s-%s-%s', s.region_code, s.year, lpad(n::text, 6, '0')) FROM s "
+    "JOIN x ON x.r = s.region_code AND x.y = s.year "
+    "CROSS JOIN LATERAL generate_series(s.last_no - x.k + 1, s.last_no) AS n ORDER BY s.region_code, s.year, n";
+
 /* ---- one transaction for a list of registrations -------------------------------------------- */
 
 static int reg_cmp_region(const void *x, const void *y)
@@ -469,6 +652,16 @@ static int reg_cmp_region(const void *x, const void *y)
     if (c == 0) c = strcmp(a->received_at, b->received_at); /* year, then arrival */
     if (c == 0) c = a->arrival < b->arrival ? -1 : a->arrival > b->arrival;
     return c;
+}
+
+/* Rounds 2 and 3 continue round 1's transaction: on a lost (or reconnected) session they must
+ * not run at all — numbers would be reserved, or rows written, outside it. */
+static int in_transaction(pg_t *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK && PQtransactionStatus(pg->conn) == PQTRANS_INTRANS) return 1;
+    snprintf(pg->err, sizeof pg->err, "the registration transaction was lost");
+    pg->last_class = PG_RETRY;
+    return 0;
 }
 
 static int reg_creates(const reg_t *r) { return !r->replay_status && !r->key_conflict && !r->leader; }
@@ -542,12 +735,36 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
             goto rollback;
         }
 
-    /* round 2: case numbers, in region order (row locks on case_seq) */
+    /* the rows, built before the numbers are taken (see "late case numbers") */
     clock_gettime(CLOCK_MONOTONIC, &tb);
     size_t nc = 0;
     for (reg_t *r = list; r; r = r->next)
         if (reg_creates(r)) order[nc++] = r;
     qsort(order, nc, sizeof *order, reg_cmp_region);
+    char prefix[PLACEHOLDER_TOKEN + 3];
+    if (placeholder_prefix(prefix) != 0) {
+        snprintf(pg->err, sizeof pg->err, "out of random numbers");
+        pg->last_class = PG_RETRY;
+        goto rollback;
+    }
+    for (size_t i = 0; i < nc; i++) /* nc <= batch_max <= 10000: six digits */
+        snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s%06u", prefix, (unsigned)(i % 1000000));
+    /* duplicates of an earlier request of this batch take its (placeholder) number */
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->dup_no[0] == '\0')
+            for (reg_t *e = list; e; e = e->next)
+                if (!strcmp(e->case_id, r->dup_id)) snprintf(r->dup_no, sizeof r->dup_no, "%s", e->case_no);
+    for (reg_t *r = list; r; r = r->next) {
+        if (!reg_creates(r)) continue;
+        if (tracking_code_new(r->tracking) != 0 || add_case(&w, r, err, sizeof err) != 0) {
+            snprintf(pg->err, sizeof pg->err, "cannot prepare case %s: %.400s", r->case_no, err);
+            pg->last_class = PG_PERMANENT;
+            goto rollback;
+        }
+    }
+
+    /* round 2: case numbers, in region order (row locks on case_seq) */
+    clock_gettime(CLOCK_MONOTONIC, &tc);
     /* one block of numbers per region: {r, y, k} in region order */
     for (size_t i = 0; i < nc;) {
         size_t j = i;
@@ -558,59 +775,78 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                                               atoi(order[i]->received_at), "k", (json_int_t)(j - i)));
         i = j;
     }
+    /* the open cases a duplicate's material goes to, locked after the numbers (always in that
+     * order, so two instances cannot deadlock) and before their events are appended */
+    for (reg_t *r = list; r; r = r->next)
+        if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->a.attachments.n > 0)
+            json_array_append_new(w.originals, json_string(r->dup_id));
     if (nc > 0) {
-        if (queue_doc(b, "SELECT n FROM json_to_recordset($1::json) AS x(r text, y int, k int) CROSS JOIN "
-                         "LATERAL case_no_block(x.r, x.y, x.k) WITH ORDINALITY AS b(n, o) ORDER BY x.r, x.y, b.o",
-                      nums) != 0)
+        if (queue_doc(b, SQL_CASE_NO_BLOCKS, nums) != 0 ||
+            queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
+                         "ORDER BY id FOR UPDATE", w.originals) != 0)
             goto rollback;
-        if (pg_batch_run(pg, b, res) != 0) goto out;
+        if (!in_transaction(pg) || pg_batch_run(pg, b, res) != 0) goto out;
         if ((size_t)PQntuples(res[0]) != nc) {
             snprintf(pg->err, sizeof pg->err, "case numbering returned %d numbers for %zu cases", PQntuples(res[0]), nc);
             pg->last_class = PG_PERMANENT;
             goto rollback;
         }
-        for (size_t i = 0; i < nc; i++)
-            snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s", PQgetvalue(res[0], (int)i, 0));
+        for (size_t i = 0; i < nc; i++) {
+            const char *no = PQgetvalue(res[0], (int)i, 0);
+            if (strlen(no) >= sizeof order[i]->case_no) {
+                snprintf(pg->err, sizeof pg->err, "case number too long: %.80s", no);
+                pg->last_class = PG_PERMANENT;
+                goto rollback;
+            }
+            snprintf(order[i]->case_no, sizeof order[i]->case_no, "%s", no);
+        }
         PQclear(res[0]);
         res[0] = NULL;
     }
-    /* duplicates of an earlier request of this batch learn its number now */
-    for (reg_t *r = list; r; r = r->next)
-        if (reg_creates(r) && r->outcome == OUT_DUPLICATE && r->dup_no[0] == '\0')
-            for (reg_t *e = list; e; e = e->next)
-                if (!strcmp(e->case_id, r->dup_id)) snprintf(r->dup_no, sizeof r->dup_no, "%s", e->case_no);
-
-    /* round 3: the writes as a few bulk statements, then COMMIT */
-    clock_gettime(CLOCK_MONOTONIC, &tc);
+    /* the real numbers in place of the placeholders: the rows, in-batch duplicates' links */
+    if (placeholders_replace(&w.cases, prefix, order, nc) != 0 ||
+        placeholders_replace(&w.history, prefix, order, nc) != 0 ||
+        placeholders_replace(&w.outbox, prefix, order, nc) != 0) {
+        snprintf(pg->err, sizeof pg->err, "out of memory");
+        pg->last_class = PG_RETRY;
+        goto rollback;
+    }
     for (reg_t *r = list; r; r = r->next) {
         if (!reg_creates(r)) continue;
-        if (tracking_code_new(r->tracking) != 0 || (r->response = build_response(r)) == NULL ||
-            add_case(&w, r, err, sizeof err) != 0) {
-            snprintf(pg->err, sizeof pg->err, "cannot prepare case %s: %.400s", r->case_no, err);
+        long idx = placeholder_index(r->dup_no, strlen(r->dup_no), prefix, nc);
+        if (idx >= 0) snprintf(r->dup_no, sizeof r->dup_no, "%s", order[idx]->case_no);
+        if ((r->response = build_response(r)) == NULL || add_key(&w, r) != 0) {
+            snprintf(pg->err, sizeof pg->err, "cannot prepare the answer of case %s", r->case_no);
             pg->last_class = PG_PERMANENT;
             goto rollback;
         }
     }
-    if (queue_doc(b, SQL_INSERT_CASES, w.cases) != 0 ||
-        queue_doc(b, "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, storage_key, "
-                     "uploaded_by, uid) SELECT x.case_id, decode(x.sha, 'hex'), x.file_name, x.media_type, x.size, "
-                     "x.storage_key, x.by, x.uid FROM json_to_recordset($1::json) AS x(case_id uuid, sha text, "
-                     "file_name text, media_type text, size bigint, storage_key text, by bigint, uid uuid)",
-                  w.attachments) != 0 ||
-        queue_doc(b, "SELECT id FROM cases WHERE id IN (SELECT json_array_elements_text($1::json)::uuid) "
-                     "ORDER BY id FOR UPDATE", w.originals) != 0 ||
-        casestore_bulk_queue(w.events, b) != 0 ||
-        queue_doc(b, "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, status, response) "
-                     "SELECT x.p, x.k, decode(x.sha, 'hex'), x.case_id, 201, x.response FROM json_to_recordset($1::json) "
-                     "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
-        pg_batch_add(b, "COMMIT", 0, NULL) != 0)
-        goto rollback;
+
+    /* round 3: the writes, then COMMIT */
     clock_gettime(CLOCK_MONOTONIC, &td);
-    if (pg_batch_run(pg, b, NULL) != 0) goto out;
+    /* the cases, their history and outbox events by COPY; then the rest and COMMIT (in the
+     * same script when there is no rest) */
+    int rest = json_array_size(w.attachments) > 0 || json_array_size(w.keys) > 0;
+    pg_copy_t *bufs[] = {&w.cases, &w.history, &w.outbox};
+    const char *script = rest ? SQL_COPY_CASES "; " SQL_COPY_HISTORY "; " SQL_COPY_OUTBOX
+                              : SQL_COPY_CASES "; " SQL_COPY_HISTORY "; " SQL_COPY_OUTBOX "; COMMIT";
+    if (rest &&
+        (queue_doc(b, "INSERT INTO case_attachments (case_id, sha256, file_name, media_type, size_bytes, storage_key, "
+                      "uploaded_by, uid) SELECT x.case_id, decode(x.sha, 'hex'), x.file_name, x.media_type, x.size, "
+                      "x.storage_key, x.by, x.uid FROM json_to_recordset($1::json) AS x(case_id uuid, sha text, "
+                      "file_name text, media_type text, size bigint, storage_key text, by bigint, uid uuid)",
+                   w.attachments) != 0 ||
+         queue_doc(b, "INSERT INTO idempotency_keys (principal_id, idem_key, request_sha256, case_id, status, response) "
+                      "SELECT x.p, x.k, decode(x.sha, 'hex'), x.case_id, 201, x.response FROM json_to_recordset($1::json) "
+                      "AS x(p bigint, k text, sha text, case_id uuid, response jsonb)", w.keys) != 0 ||
+         pg_batch_add(b, "COMMIT", 0, NULL) != 0))
+        goto rollback;
+    if (!in_transaction(pg) || pg_copy_run(pg, script, bufs, 3) != 0) goto out;
+    if (rest && (!in_transaction(pg) || pg_batch_run(pg, b, NULL) != 0)) goto out;
     clock_gettime(CLOCK_MONOTONIC, &te);
 #define MS(a, b) ((double)((b).tv_sec - (a).tv_sec) * 1e3 + (double)((b).tv_nsec - (a).tv_nsec) / 1e6)
-    LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("r2", MS(tb, tc)),
-         LF_DBL("prep3", MS(tc, td)), LF_DBL("r3", MS(td, te)));
+    LOGD("batch rounds", LF_INT("n", (long long)n), LF_DBL("r1", MS(ta, tb)), LF_DBL("prep", MS(tb, tc)),
+         LF_DBL("r2", MS(tc, td)), LF_DBL("r3", MS(td, te)));
     rc = 0;
     goto out;
 rollback:
@@ -664,6 +900,106 @@ static void reg_answer(intake_t *in, reg_t *r)
     }
 }
 
+/* ---- the per-client limit, once per batch ------------------------------------------------
+ * Every submission counts against its client's limit (a Redis counter per principal and
+ * window, shared by all instances). Asking Redis once per request cost a round trip and two
+ * context switches per appeal; the batch asks once per principal instead: INCRBY by the
+ * number of its submissions in the batch, which is the same as that many INCRs one after the
+ * other, so the k-th of them gets the count it would have got alone and is refused (429,
+ * Retry-After) exactly when it would have been. Retries that follow a refused request's
+ * Idempotency-Key are refused with it. Redis unreachable: the batch goes through (fail
+ * open, counted), as before. */
+
+static void reply_rate_limited(intake_t *in, http_req_t *req, long retry)
+{
+    char ra[16];
+    snprintf(ra, sizeof ra, "%ld", retry);
+    metric_inc(in->m_rate_limited);
+    http_reply_header(req, "Retry-After", ra);
+    http_reply_error(req, 429, "rate_limited", NULL, "too many submissions from this client; retry in %ld s", retry);
+}
+
+#define RL_WINDOW_MS "60000"
+
+/* Takes the refused submissions out of list (answered and freed); returns what is left. */
+static reg_t *batch_ratelimit(intake_t *in, reg_t *list, size_t *n)
+{
+    size_t cap = *n, ng = 0;
+    long long *ids = calloc(cap, sizeof *ids), *count = calloc(cap, sizeof *count), *seen = calloc(cap, sizeof *seen);
+    char (*keys)[64] = calloc(cap, sizeof *keys), (*nums)[24] = calloc(cap, sizeof *nums);
+    int *argcs = calloc(cap * 3, sizeof *argcs);
+    const char *const **argvs = calloc(cap * 3, sizeof *argvs);
+    const char **words = calloc(cap * 9, sizeof *words);
+    redisReply **rep = calloc(cap * 3, sizeof *rep);
+    int ok = ids && count && seen && keys && nums && argcs && argvs && words && rep;
+    for (reg_t *r = list; ok && r; r = r->next) {
+        size_t g = 0;
+        while (g < ng && ids[g] != r->who.id) g++;
+        if (g == ng) ids[ng++] = r->who.id;
+        count[g]++;
+    }
+    for (size_t g = 0; ok && g < ng; g++) {
+        snprintf(keys[g], sizeof keys[g], "jiesu:rl:intake:%lld", ids[g]); /* ratelimit_hit's key */
+        snprintf(nums[g], sizeof nums[g], "%lld", count[g]);
+        const char **w = words + 9 * g;
+        w[0] = "INCRBY", w[1] = keys[g], w[2] = nums[g];
+        w[3] = "PEXPIRE", w[4] = keys[g], w[5] = RL_WINDOW_MS, w[6] = "NX";
+        w[7] = "PTTL", w[8] = keys[g];
+        argcs[3 * g] = 3, argvs[3 * g] = w;
+        argcs[3 * g + 1] = 4, argvs[3 * g + 1] = w + 3;
+        argcs[3 * g + 2] = 2, argvs[3 * g + 2] = w + 7;
+    }
+    if (ok && rds_pipeline(daemon_redis(in->d), (int)(3 * ng), argcs, argvs, rep) != 0) {
+        for (reg_t *r = list; r; r = r->next) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
+        ok = 0;
+    }
+    reg_t *keep = NULL, **tail = &keep, *gone = NULL;
+    for (reg_t *r = list, *next; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        size_t g = 0;
+        while (ok && ids[g] != r->who.id) g++;
+        int deny = 0;
+        long retry = 1;
+        if (ok && rep[3 * g]->type == REDIS_REPLY_INTEGER && rep[3 * g + 2]->type == REDIS_REPLY_INTEGER) {
+            long long after = rep[3 * g]->integer, left = rep[3 * g + 2]->integer;
+            long long mine = after - count[g] + ++seen[g]; /* the count its own INCR would have seen */
+            deny = mine > in->cfg->rate_limit_per_min;
+            retry = left > 0 ? (long)((left + 999) / 1000) : 1;
+        } else if (ok) {
+            metric_inc(in->m_rl_unavailable);
+        }
+        if (r->leader && r->leader->replay_status == -429) deny = 1; /* its leader was refused */
+        if (deny) {
+            reply_rate_limited(in, r->req, retry);
+            r->replay_status = -429; /* marks it refused for its followers; freed below */
+            r->next = gone;
+            gone = r;
+            *n -= 1;
+        } else {
+            *tail = r;
+            tail = &r->next;
+        }
+    }
+    /* freed only now: a later follower looked at its refused leader */
+    for (reg_t *r = gone, *next; r; r = next) {
+        next = r->next;
+        reg_free(r);
+    }
+    if (ok)
+        for (size_t i = 0; i < 3 * ng; i++) freeReplyObject(rep[i]);
+    free(ids);
+    free(count);
+    free(seen);
+    free(keys);
+    free(nums);
+    free(argcs);
+    free(argvs);
+    free(words);
+    free(rep);
+    return keep;
+}
+
 static void batcher_flush(intake_batcher_t *b)
 {
     intake_t *in = b->in;
@@ -671,6 +1007,8 @@ static void batcher_flush(intake_batcher_t *b)
     size_t n = b->n;
     b->head = b->tail = NULL;
     b->n = 0;
+    if (list == NULL) return;
+    list = batch_ratelimit(in, list, &n);
     if (list == NULL) return;
     metric_observe(in->m_batch_size, (double)n);
     struct timespec t0, t1;
@@ -742,33 +1080,40 @@ static int idem_key_ok(const char *k)
     return 1;
 }
 
+/* One submission against its client's limit, at once (for those that never reach a batch).
+ * With may_answer, answers 429 and returns 1 when over the limit. */
+static int ratelimit_now(intake_t *in, http_req_t *req, long long principal, int may_answer)
+{
+    char client[32];
+    snprintf(client, sizeof client, "%lld", principal);
+    long retry = 0;
+    ratelimit_rc_t rl = ratelimit_hit(daemon_redis(in->d), "intake", client, in->cfg->rate_limit_per_min,
+                                      atol(RL_WINDOW_MS), &retry);
+    if (rl == RATELIMIT_UNKNOWN) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
+    if (rl != RATELIMIT_DENY || !may_answer) return 0;
+    reply_rate_limited(in, req, retry);
+    return 1;
+}
+
 void intake_submit(http_req_t *req, void *arg)
 {
     intake_t *in = arg;
     const http_principal_t *p = http_req_principal(req);
-    char client[32];
-    snprintf(client, sizeof client, "%lld", p->id);
-    long retry = 0;
-    ratelimit_rc_t rl = ratelimit_hit(daemon_redis(in->d), "intake", client,
-                                      in->cfg->rate_limit_per_min, 60000, &retry);
-    if (rl == RATELIMIT_UNKNOWN) metric_inc(in->m_rl_unavailable); /* fail open, but counted */
-    if (rl == RATELIMIT_DENY) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%ld", retry);
-        metric_inc(in->m_rate_limited);
-        http_reply_header(req, "Retry-After", ra);
-        http_reply_error(req, 429, "rate_limited", NULL,
-                         "too many submissions from this client; retry in %ld s", retry);
-        return;
-    }
+    /* the limit is checked per batch (batch_ratelimit); a submission refused before it joins
+     * one is counted here, and told 429 rather than what was wrong when over the limit */
+    const long long principal = p->id; /* req (and p with it) is gone once answered */
     const char *key = http_req_header(req, "Idempotency-Key");
     if (key && !idem_key_ok(key)) {
+        if (ratelimit_now(in, req, principal, 1)) return;
         http_reply_error(req, 400, "invalid_value", "Idempotency-Key",
                          "Idempotency-Key: must be 1 to 128 visible ASCII characters");
         return;
     }
     json_t *body = http_req_json(req);
-    if (body == NULL) return;
+    if (body == NULL) {
+        (void)ratelimit_now(in, NULL, principal, 0); /* already answered 400: counted only */
+        return;
+    }
     reg_t *r = calloc(1, sizeof *r);
     if (r == NULL) {
         json_decref(body);
@@ -778,6 +1123,7 @@ void intake_submit(http_req_t *req, void *arg)
     if (appeal_parse(req, body, p, in->cfg->body_max_chars, &r->a) != 0) {
         json_decref(body);
         free(r);
+        (void)ratelimit_now(in, NULL, principal, 0); /* already answered 400: counted only */
         return;
     }
     json_decref(body);

@@ -157,6 +157,28 @@ check("40 concurrent submissions in one region → 40 distinct consecutive numbe
 batches = sql("SELECT count(DISTINCT xmin::text) FROM cases WHERE region_code = '450105'")
 print(f"       (written in {batches} transactions: group commit)")
 
+# repeats sent at once land in one batch: the later ones link to the first by its real number
+# (the rows are built with placeholder numbers before the numbers are taken)
+def rep(i):
+    return call("POST", "/v1/appeals", T["T_AGENT"], appeal(
+        enterprise_name="南宁市江南区某机械制造有限公司", credit_code=ENT_B, region_code="450105", channel="hotline",
+        summary="新建厂房消防验收申请两个月无人受理",
+        body=f"我公司新建厂房于九月提交消防验收申请，至今两个月无人受理，也无法查询进度，厂房无法投产，请协调尽快验收。{'。' * i}"))
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    rs = list(ex.map(rep, range(8)))
+news = [r[1] for r in rs if r[0] == 201 and r[1].get("outcome") != "duplicate"]
+dups = [r[1] for r in rs if r[0] == 201 and r[1].get("outcome") == "duplicate"]
+check("8 repeats at once → one new case, 7 duplicates of it", len(news) == 1 and len(dups) == 7, rs)
+if len(news) == 1:
+    check("  … each linked by the original's real number",
+          all(d["duplicate_of"] == {"case_id": news[0]["case_id"], "case_no": news[0]["case_no"]} for d in dups), dups)
+    check("  … the duplicate events name it too",
+          sql(f"SELECT count(*) FROM case_events WHERE type = 'case.duplicate' AND payload->>'original_case_id' = "
+              f"'{news[0]['case_id']}' AND payload->>'original_case_no' = '{news[0]['case_no']}'") == "7")
+check("  … no placeholder number stored anywhere",
+      sql("SELECT count(*) FROM cases WHERE case_no LIKE 'Q%'") == "0"
+      and sql("SELECT count(*) FROM outbox WHERE payload ~ '\"Q[0-9A-Z]{12}-'") == "0")
+
 # ---- rate limit ------------------------------------------------------------------------------
 print("rate limit:")
 codes = []

@@ -141,6 +141,79 @@ static void test_batch_one_round_trip(void **state)
     pg_batch_free(b);
 }
 
+/* COPY rows built field by field: hostile text (tab, newline, backslash, "\N", quotes)
+ * arrives as sent, NULL is NULL; a failing COPY stores nothing and leaves the connection
+ * clean; a script may end with COMMIT. */
+static void test_copy_rows(void **state)
+{
+    (void)state;
+    assert_int_equal(pg_query(pg, "CREATE TEMP TABLE itest_c (k int PRIMARY KEY, v text, n bigint, b boolean)", 0,
+                              NULL, NULL), 0);
+    assert_int_equal(pg_query(pg, "CREATE TEMP TABLE itest_d (k int PRIMARY KEY)", 0, NULL, NULL), 0);
+    static const char *const hostile[] = {"企业\t诉求", "line1\nline2\r\n", "C:\\path\\N", "\\N", "it's \"quoted\"", ""};
+    pg_copy_t c = {0}, d = {0};
+    for (int i = 0; i < 6; i++) {
+        pg_copy_int(&c, i);
+        pg_copy_str(&c, hostile[i]);
+        pg_copy_int(&c, -9000000000LL + i);
+        pg_copy_bool(&c, i % 2);
+        pg_copy_row_end(&c);
+    }
+    pg_copy_int(&c, 6);
+    pg_copy_str(&c, NULL);
+    pg_copy_str(&c, NULL);
+    pg_copy_bool(&c, 0);
+    pg_copy_row_end(&c);
+    for (int i = 0; i < 3; i++) {
+        pg_copy_int(&d, i);
+        pg_copy_row_end(&d);
+    }
+    assert_int_equal(c.rows, 7);
+    pg_copy_t *bufs[] = {&c, &d};
+    assert_int_equal(pg_query(pg, "BEGIN", 0, NULL, NULL), 0);
+    assert_int_equal(pg_copy_run(pg, "COPY itest_c (k, v, n, b) FROM STDIN; COPY itest_d FROM STDIN; COMMIT", bufs, 2), 0);
+    assert_int_equal(PQtransactionStatus(pg->conn), PQTRANS_IDLE);
+    for (int i = 0; i < 6; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%d", i);
+        const char *p[] = {k};
+        PGresult *r = NULL;
+        assert_int_equal(pg_query(pg, "SELECT v, n, b FROM itest_c WHERE k = $1::int", 1, p, &r), 0);
+        assert_int_equal(PQntuples(r), 1);
+        assert_string_equal(PQgetvalue(r, 0, 0), hostile[i]);
+        assert_int_equal(strtoll(PQgetvalue(r, 0, 1), NULL, 10), -9000000000LL + i);
+        assert_string_equal(PQgetvalue(r, 0, 2), i % 2 ? "t" : "f");
+        PQclear(r);
+    }
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_c WHERE k = 6 AND v IS NULL AND n IS NULL"), 1);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_d"), 3);
+
+    /* the second COPY collides: the first one's rows are gone too, the error is classed */
+    pg_copy_reset(&c);
+    pg_copy_reset(&d);
+    pg_copy_int(&c, 100);
+    pg_copy_str(&c, "new");
+    pg_copy_int(&c, 1);
+    pg_copy_bool(&c, 1);
+    pg_copy_row_end(&c);
+    pg_copy_int(&d, 2); /* already there */
+    pg_copy_row_end(&d);
+    assert_int_equal(pg_query(pg, "BEGIN", 0, NULL, NULL), 0);
+    assert_int_equal(pg_copy_run(pg, "COPY itest_c (k, v, n, b) FROM STDIN; COPY itest_d FROM STDIN; COMMIT", bufs, 2), -1);
+    assert_int_equal(pg->last_class, PG_CONFLICT);
+    assert_non_null(strstr(pg->err, "copy script"));
+    assert_int_equal(PQtransactionStatus(pg->conn), PQTRANS_IDLE);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_c WHERE k = 100"), 0);
+
+    /* more COPY statements than buffers: refused, nothing stored */
+    assert_int_equal(pg_query(pg, "BEGIN", 0, NULL, NULL), 0);
+    assert_int_equal(pg_copy_run(pg, "COPY itest_c (k, v, n, b) FROM STDIN; COPY itest_d FROM STDIN; COMMIT", bufs, 1), -1);
+    assert_int_equal(PQtransactionStatus(pg->conn), PQTRANS_IDLE);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_c WHERE k = 100"), 0);
+    pg_copy_free(&c);
+    pg_copy_free(&d);
+}
+
 static long long add_principal(const char *name, const char *role, const char *unit,
                                const char *region, const char *credit)
 {
@@ -229,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_parameters_and_error_classes),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_batch_one_round_trip),
+        cmocka_unit_test(test_copy_rows),
     };
     return cmocka_run_group_tests_name("PostgreSQL, migrations, tokens (real server)", tests, setup, teardown);
 }
