@@ -607,6 +607,15 @@ static int on_redo(actx_t *x)
  * (common/supnotice.c), so the revisit can name it to its caller and a second delivery of
  * the event (a relay that resent it, a lost dedup row) inserts nothing. An online self-rating
  * that denies the contact only asks a supervisor to call: no notice on a form alone. */
+/* The text of a fraud notice of level on case_no, for n contacts that did not happen. */
+static void fraud_text(char *text, size_t len, const char *case_no, size_t n, int level)
+{
+    snprintf(text, len,
+             "贵单位在办理编号%s企业诉求时，记录的%zu次与企业联系经回访核实并未发生，属未与企业沟通却反馈为已沟通的"
+             "虚假信息，现予以%s，请于回复期限内书面说明情况并整改。",
+             case_no, n, level == 3 ? "约谈督办" : "挂牌督办");
+}
+
 static int on_revisit(actx_t *x)
 {
     const event_case_revisit_recorded_t *p = &x->ev->payload.case_revisit_recorded;
@@ -617,26 +626,39 @@ static int on_revisit(actx_t *x)
              LF_STR("event_id", x->ev->event_id));
         return 0;
     }
-    if (x->c->profile == NULL) return 0; /* flagged profile_missing by the caller */
     char nid[EVENT_UUID_SIZE];
     if (supnotice_fraud_id(x->ev->event_id, nid) != 0) {
         snprintf(x->err, x->errlen, "event id %s is not a UUID", x->ev->event_id);
         return -1;
     }
-    int level = supnotice_fraud_level(x->c->profile);
-    char text[500];
-    snprintf(text, sizeof text,
-             "贵单位在办理编号%s企业诉求时，记录的%zu次与企业联系经回访核实并未发生，属未与企业沟通却反馈为已沟通的"
-             "虚假信息，现予以%s，请于回复期限内书面说明情况并整改。",
-             x->c->case_no, p->disputed_contact_ids.n, level == 3 ? "约谈督办" : "挂牌督办");
     /* issued at the call (its occurred_at): the reply window runs from the finding, however
      * long the event took to arrive; never later than now (a producer's clock ahead of ours) */
     int64_t now = watcher_now_ms();
-    wnotice_t n = {.level = level, .unit_id = p->unit_id, .case_id = x->c->id, .reason = EVENT_SUPERVISION_FRAUD,
-                   .reason_text = text, .issued_by = x->ev->actor.principal_id,
-                   .issued_ms = x->at_ms > 0 && x->at_ms < now ? x->at_ms : now,
-                   .in_bulletin = level >= 2 && x->c->profile->sup_rectify_in_bulletin, .notice_id = nid,
-                   .source_event_id = x->ev->event_id, .contact_ids = &p->disputed_contact_ids};
+    wnotice_t n = {.unit_id = p->unit_id, .case_id = x->c->id, .reason = EVENT_SUPERVISION_FRAUD,
+                   .issued_by = x->ev->actor.principal_id, .issued_ms = x->at_ms > 0 && x->at_ms < now ? x->at_ms : now,
+                   .notice_id = nid, .source_event_id = x->ev->event_id, .contact_ids = &p->disputed_contact_ids};
+    if (x->c->profile == NULL) {
+        /* the revisit told its caller the notice is coming: it waits, flagged, for a profile
+         * of the case's region, whose level, text and bulletin it takes then (retry_one) */
+        char perr[256];
+        if (watcher_profile(x->w, x->c->region, perr, sizeof perr) != NULL) snprintf(perr, sizeof perr, "no profile");
+        json_t *facts = watcher_notice_facts(&n, n.issued_ms);
+        if (facts) {
+            json_object_set_new(facts, "fraud_from_profile", json_true());
+            json_object_set_new(facts, "event_id", json_string(x->ev->event_id));
+        }
+        if (watcher_notice_flag(x->w, x->pg, x->c->id, "profile_missing", 0, perr, facts) != 0) {
+            snprintf(x->err, x->errlen, "%s", x->pg->err);
+            return -1;
+        }
+        return 0;
+    }
+    int level = supnotice_fraud_level(x->c->profile);
+    char text[500];
+    fraud_text(text, sizeof text, x->c->case_no, p->disputed_contact_ids.n, level);
+    n.level = level;
+    n.reason_text = text;
+    n.in_bulletin = level >= 2 && x->c->profile->sup_rectify_in_bulletin;
     return issue_as(x, &n, &x->ev->actor);
 }
 
@@ -733,13 +755,8 @@ static bool needs_profile(event_type_t t)
            t == EVENT_CASE_DEADLINE_AGREED || t == EVENT_CASE_EXTENSION_DECIDED;
 }
 
-/* A supervisor's revisit call that found a claimed contact did not happen needs it too. */
-static bool needs_profile_ev(const event_t *ev)
-{
-    const event_case_revisit_recorded_t *r = &ev->payload.case_revisit_recorded;
-    return needs_profile(ev->type) || (ev->type == EVENT_CASE_REVISIT_RECORDED && r->disputed_contact_ids.n > 0 &&
-                                       r->channel != EVENT_REVISIT_ONLINE_RATING);
-}
+/* (A supervisor's revisit call that found a claimed contact did not happen needs it too: its
+ * notice waits on a flag of its own, written by on_revisit.) */
 
 kcons_result_t watcher_on_event(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id,
                                 char *err, size_t errlen)
@@ -770,7 +787,7 @@ kcons_result_t watcher_on_event(void *arg, pg_t *pg, const rd_kafka_message_t *m
     }
     char perr[256];
     c.profile = watcher_profile(w, c.region, perr, sizeof perr);
-    if (c.profile == NULL && needs_profile_ev(&ev)) {
+    if (c.profile == NULL && needs_profile(ev.type)) {
         json_t *facts = json_pack("{s:s,s:s}", "event_id", ev.event_id, "type", event_type_name(ev.type));
         if (watcher_flag(w, pg, c.id, NULL, TIMER_RESOLVE_BY, "profile_missing", 0, perr, facts) != 0) {
             snprintf(err, errlen, "%s", pg->err);
@@ -797,6 +814,34 @@ out:
 
 /* ---- flags waiting for a calendar ----------------------------------------------------------------- */
 
+/* One notice of a flag: a fraud notice flagged before its case had a profile takes its level,
+ * text and bulletin from the profile now found. */
+static int notice_retry(watcher_t *w, pg_t *pg, const wcase_t *c, const json_t *facts, char *msg, size_t msglen)
+{
+    json_t *f = json_deep_copy(facts);
+    if (f == NULL) {
+        snprintf(msg, msglen, "out of memory");
+        return -1;
+    }
+    json_object_del(f, "queued");
+    if (json_is_true(json_object_get(f, "fraud_from_profile"))) {
+        if (c->profile == NULL) {
+            json_decref(f);
+            snprintf(msg, msglen, "the case's region still has no profile");
+            return 1;
+        }
+        int level = supnotice_fraud_level(c->profile);
+        char text[500];
+        fraud_text(text, sizeof text, c->case_no, json_array_size(json_object_get(f, "contact_ids")), level);
+        json_object_set_new(f, "level", json_integer(level));
+        json_object_set_new(f, "reason_text", json_string(text));
+        json_object_set_new(f, "in_bulletin", json_boolean(level >= 2 && c->profile->sup_rectify_in_bulletin));
+    }
+    int rc = watcher_notice_retry(w, pg, f, msg, msglen);
+    json_decref(f);
+    return rc;
+}
+
 static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case_id, const char *notice_id,
                      json_t *facts, char *msg, size_t msglen)
 {
@@ -815,8 +860,13 @@ static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case
         c.profile = watcher_profile(w, c.region, msg, msglen);
         if (c.profile == NULL) return 1;
     }
-    if (!strcmp(op, "notice")) /* a notice whose reply deadline needed the year */
-        return watcher_notice_retry(w, pg, facts, msg, msglen);
+    if (!strcmp(op, "notice")) { /* a notice that needed the year, or a profile: with those queued behind it */
+        int rc = notice_retry(w, pg, &c, facts, msg, msglen);
+        const json_t *q = json_object_get(facts, "queued");
+        for (size_t i = 0; rc == 0 && i < json_array_size(q); i++)
+            rc = notice_retry(w, pg, &c, json_array_get(q, i), msg, msglen);
+        return rc;
+    }
     int64_t from = json_integer_value(json_object_get(facts, "from_ms"));
     long long unit_id = json_integer_value(json_object_get(facts, "unit_id"));
     if (!strcmp(op, "warn")) {
@@ -866,8 +916,9 @@ void watcher_flags_retry(watcher_t *w)
 {
     pg_t *pg = w->pg_fire;
     PGresult *r = NULL;
-    if (pg_query(pg, "SELECT id, case_id, notice_id, facts::text, year FROM deadline_flags WHERE resolved_at IS NULL "
-                     "AND problem = 'calendar_missing' ORDER BY id LIMIT 1000",
+    if (pg_query(pg, "SELECT id, case_id, notice_id, facts::text, year, problem FROM deadline_flags WHERE resolved_at "
+                     "IS NULL AND (problem = 'calendar_missing' OR (problem = 'profile_missing' AND facts->>'op' = "
+                     "'notice')) ORDER BY id LIMIT 1000",
                  0, NULL, &r) != 0) {
         LOGW("flags not retried", LF_STR("error", pg->err));
         return;
@@ -885,16 +936,25 @@ void watcher_flags_retry(watcher_t *w)
         size_t n_add = w->n_add, n_rm = w->n_rm;
         int rc = retry_one(w, pg, id, case_id, notice_id, facts, msg, sizeof msg);
         json_decref(facts);
-        const char *p[] = {ids};
-        if (rc == 0 && pg_query(pg, "UPDATE deadline_flags SET resolved_at = now(), resolution = 'armed after the "
-                                    "calendar was loaded' WHERE id = $1::bigint", 1, p, NULL) == 0 &&
+        int profile = !strcmp(PQgetvalue(r, i, 5), "profile_missing");
+        const char *p[] = {ids, profile ? "issued after a profile was bound" : "armed after the calendar was loaded"};
+        if (rc == 0 && pg_query(pg, "UPDATE deadline_flags SET resolved_at = now(), resolution = $2 WHERE id = $1::bigint",
+                                2, p, NULL) == 0 &&
             pg_commit(pg) == 0) {
-            LOGI("flag resolved: clock armed", LF_INT("flag_id", id), LF_STR("case_id", case_id ? case_id : ""));
+            LOGI("flag resolved", LF_INT("flag_id", id), LF_STR("case_id", case_id ? case_id : ""), LF_STR("resolution", p[1]));
         } else {
             pg_rollback(pg);
             w->n_add = n_add; /* nothing of the rolled-back work may reach Redis */
             w->n_rm = n_rm;
-            if (rc == 1) LOGD("flag still waiting", LF_INT("flag_id", id), LF_STR("why", msg));
+            if (rc == 1) {
+                LOGD("flag still waiting", LF_INT("flag_id", id), LF_STR("why", msg));
+                /* what it waits for now (a profile bound, the year still missing): for the operator */
+                const char *pd[] = {ids, msg};
+                if (profile && msg[0] &&
+                    pg_query(pg, "UPDATE deadline_flags SET detail = left($2, 1000) WHERE id = $1::bigint AND "
+                                 "resolved_at IS NULL AND detail <> left($2, 1000)", 2, pd, NULL) != 0)
+                    LOGW("flag detail not updated", LF_INT("flag_id", id), LF_STR("error", pg->err));
+            }
         }
     }
     PQclear(r);

@@ -184,6 +184,67 @@ static int issuer_of(watcher_t *w, pg_t *pg, const char *region, long long *unit
     return 0;
 }
 
+static const char *const notice_reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
+                                              "repeated_unsatisfied", "improper_closing", "fraud", "violation",
+                                              "dereliction", "rule_breach", "retaliation"};
+
+json_t *watcher_notice_facts(const wnotice_t *n, int64_t issued_ms)
+{
+    json_t *facts = json_pack("{s:s,s:s,s:I,s:s?,s:i,s:s?,s:s?,s:I,s:I,s:I,s:b,s:s?,s:s?}", "op", "notice", "kind",
+                              "supervision_reply", "unit_id", (json_int_t)n->unit_id, "case_id", n->case_id, "level",
+                              n->level, "reason", notice_reasons[n->reason], "reason_text", n->reason_text, "issued_by",
+                              (json_int_t)n->issued_by, "source_timer_id", (json_int_t)n->source_timer_id, "issued_ms",
+                              (json_int_t)issued_ms, "in_bulletin", n->in_bulletin, "notice_id", n->notice_id,
+                              "source_event_id", n->source_event_id);
+    if (facts && n->contact_ids && n->contact_ids->n) {
+        json_t *ids = json_array();
+        for (size_t i = 0; i < n->contact_ids->n; i++) json_array_append_new(ids, json_string(n->contact_ids->items[i]));
+        json_object_set_new(facts, "contact_ids", ids);
+    }
+    return facts;
+}
+
+int watcher_notice_flag(watcher_t *w, pg_t *pg, const char *case_id, const char *problem, int year, const char *detail,
+                        json_t *facts)
+{
+    char ys[16], *ft = facts ? json_dumps(facts, JSON_COMPACT) : NULL;
+    json_decref(facts);
+    if (ft == NULL) {
+        snprintf(pg->err, sizeof pg->err, "out of memory");
+        pg->last_class = PG_RETRY;
+        return -1;
+    }
+    snprintf(ys, sizeof ys, "%d", year);
+    char det[1000];
+    snprintf(det, sizeof det, "%s", detail && *detail ? detail : problem);
+    const char *p[] = {case_id, problem, year ? ys : NULL, det, ft};
+    PGresult *r = NULL;
+    /* one open flag per (case, supervision_reply, problem): a second notice waiting on the same
+     * thing joins the first one's queue (the same notice again, a redelivered event, does not) */
+    int rc = pg_query(pg,
+                      "INSERT INTO deadline_flags (case_id, timer_kind, problem, year, detail, facts) "
+                      "VALUES ($1::uuid, 'supervision_reply', $2, $3::smallint, $4, $5::jsonb) "
+                      "ON CONFLICT ((coalesce(case_id::text, notice_id::text, '')), timer_kind, problem) "
+                      "WHERE resolved_at IS NULL DO UPDATE SET facts = jsonb_set(deadline_flags.facts, '{queued}', "
+                      "coalesce(deadline_flags.facts->'queued', '[]'::jsonb) || jsonb_build_array(EXCLUDED.facts)) "
+                      "WHERE deadline_flags.facts - 'queued' <> EXCLUDED.facts AND NOT "
+                      "coalesce(deadline_flags.facts->'queued', '[]'::jsonb) @> jsonb_build_array(EXCLUDED.facts) "
+                      "RETURNING id, (xmax = 0)",
+                      5, p, &r);
+    free(ft);
+    if (rc != 0) return -1;
+    int fresh = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't', queued = PQntuples(r) == 1 && !fresh;
+    PQclear(r);
+    if (!strcmp(problem, "calendar_missing")) metric_inc(w->m_cal_missing);
+    if (fresh || queued)
+        LOGE(!strcmp(problem, "profile_missing") ? "supervision notice waits for a profile: flagged, nothing guessed"
+             : !strcmp(problem, "calendar_missing") ? "supervision notice waits for a calendar year: flagged, nothing guessed"
+                                                     : "supervision notice reply deadline could not be computed: flagged",
+             LF_STR("case_id", case_id ? case_id : ""), LF_STR("problem", problem), LF_INT("year", year),
+             LF_STR("queued", queued ? "behind an open flag" : "new flag"), LF_STR("detail", det));
+    return 0;
+}
+
 int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n, const event_actor_t *actor,
                          char *id_out, bool *issued, bool *input_error, char *err, size_t errlen)
 {
@@ -210,34 +271,24 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
     char perr[256];
     const policy_t *p = watcher_profile(w, region, perr, sizeof perr);
     const policy_window_t *win = p && p->sup_notice_reply.unit != POLICY_UNIT_NONE ? &p->sup_notice_reply : &w->reply_default;
+    int64_t now = n->issued_ms > 0 ? n->issued_ms : watcher_now_ms();
+    const char *const *reasons = notice_reasons;
     if (p == NULL) {
+        /* never dropped: the flag keeps all it takes to issue the notice once a profile is
+         * bound to the region (watcher_flags_retry), from the same instant */
         snprintf(err, errlen, "%s", perr);
+        if (watcher_notice_flag(w, pg, n->case_id, "profile_missing", 0, err, watcher_notice_facts(n, now)) != 0) goto db;
         *input_error = true;
         return -1;
     }
-    int64_t now = n->issued_ms > 0 ? n->issued_ms : watcher_now_ms();
     deadline_input_t in = {.cal = w->cal, .region = region, .profile = p, .window = win, .from_ms = now};
     deadline_result_t dr;
-    static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
-                                          "repeated_unsatisfied", "improper_closing", "fraud", "violation",
-                                          "dereliction", "rule_breach", "retaliation"};
     if (deadline_compute(&in, &dr, err, errlen) != 0) {
         /* never guessed: the flag keeps all it takes to issue the notice once the year is
          * loaded (watcher_notice_retry), from the same instant */
         int year = calendar_error_year(err);
-        json_t *facts = json_pack("{s:s,s:s,s:I,s:s?,s:i,s:s,s:s,s:I,s:I,s:I,s:b,s:s?,s:s?}", "op", "notice", "kind",
-                                  "supervision_reply", "unit_id", (json_int_t)n->unit_id, "case_id", n->case_id, "level",
-                                  n->level, "reason", reasons[n->reason], "reason_text", n->reason_text, "issued_by",
-                                  (json_int_t)n->issued_by, "source_timer_id", (json_int_t)n->source_timer_id,
-                                  "issued_ms", (json_int_t)now, "in_bulletin", n->in_bulletin, "notice_id",
-                                  n->notice_id, "source_event_id", n->source_event_id);
-        if (facts && n->contact_ids && n->contact_ids->n) {
-            json_t *ids = json_array();
-            for (size_t i = 0; i < n->contact_ids->n; i++) json_array_append_new(ids, json_string(n->contact_ids->items[i]));
-            json_object_set_new(facts, "contact_ids", ids);
-        }
-        if (watcher_flag(w, pg, n->case_id, NULL, TIMER_SUPERVISION_REPLY, year ? "calendar_missing" : "uncomputable",
-                         year, err, facts) != 0)
+        if (watcher_notice_flag(w, pg, n->case_id, year ? "calendar_missing" : "uncomputable", year, err,
+                                watcher_notice_facts(n, now)) != 0)
             goto db;
         *input_error = true;
         return -1;
@@ -324,12 +375,11 @@ db:
 
 int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg, size_t msglen)
 {
-    static const char *const reasons[] = {NULL, "not_signed", "overdue", "repeated_unhandled", "buck_passing",
-                                          "repeated_unsatisfied", "improper_closing", "fraud", "violation",
-                                          "dereliction", "rule_breach", "retaliation"};
+    const char *const *reasons = notice_reasons;
+    const size_t nreasons = sizeof notice_reasons / sizeof notice_reasons[0];
     const char *reason = json_string_value(json_object_get(facts, "reason"));
     event_supervision_reason_t rc_ = EVENT_SUPERVISION_UNSET;
-    for (size_t i = 1; reason && i < sizeof reasons / sizeof reasons[0]; i++)
+    for (size_t i = 1; reason && i < nreasons; i++)
         if (!strcmp(reason, reasons[i])) rc_ = (event_supervision_reason_t)i;
     const json_t *ids = json_object_get(facts, "contact_ids");
     char items[50][EVENT_UUID_SIZE];
@@ -367,7 +417,7 @@ int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg,
     else if (wout_write(out, pg) != 0) rc = -1;
     wout_free(out);
     if (rc == 0)
-        LOGI("supervision notice issued after the calendar was loaded", LF_STR("case_id", n.case_id ? n.case_id : ""),
+        LOGI("supervision notice issued from its flag", LF_STR("case_id", n.case_id ? n.case_id : ""),
              LF_INT("unit_id", n.unit_id), LF_INT("level", n.level), LF_STR("reason", reason));
     return rc;
 }

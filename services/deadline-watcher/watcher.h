@@ -175,9 +175,20 @@ int watcher_notice_issue(watcher_t *w, pg_t *pg, wout_t *out, const wnotice_t *n
                          const event_actor_t *actor, char *id_out, bool *issued,
                          bool *input_error, char *err, size_t errlen) JS_MUST_CHECK;
 
-/* Issues the notice a calendar_missing flag (op "notice") describes, in the caller's open
- * transaction, once the year is loaded: 0 issued (or issued meanwhile), 1 still not possible
- * (msg says why), -1 database. */
+/* What it takes to issue n later, from issued_ms (op "notice"): the facts of its flag. NULL
+ * when out of memory. */
+json_t *watcher_notice_facts(const wnotice_t *n, int64_t issued_ms);
+
+/* Flags a notice that cannot be issued yet (problem: calendar_missing, profile_missing,
+ * uncomputable) on its case's open (case, supervision_reply, problem) flag: a new flag, or, when
+ * one is open, facts appended to its "queued" list (unless already there). Steals facts. -1 on a
+ * database error (pg->err). */
+int watcher_notice_flag(watcher_t *w, pg_t *pg, const char *case_id, const char *problem, int year,
+                        const char *detail, json_t *facts) JS_MUST_CHECK;
+
+/* Issues the notice a flag (op "notice": calendar_missing, profile_missing) describes, in the
+ * caller's open transaction, once what it waited for is there: 0 issued (or issued meanwhile),
+ * 1 still not possible (msg says why), -1 database. */
 int watcher_notice_retry(watcher_t *w, pg_t *pg, const json_t *facts, char *msg, size_t msglen) JS_MUST_CHECK;
 
 /* What a breach leads to beyond its own event: reminders, rectification, cards. Runs in the

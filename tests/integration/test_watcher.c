@@ -27,12 +27,14 @@
 #include "itest.h"
 #include "kafka.h"
 #include "log.h"
+#include "supnotice.h"
 
 #define BULK 200
 
 static pg_t *pg;
 static char topic[128], group[128], prefix[128], logfile[512], tag[32];
-static long long unit_tz, unit_tz2, unit_zy;
+static long long unit_tz, unit_tz2, unit_zy, unit_np;
+static const char *watcher_extra; /* one more argument for the next start_watcher, or NULL */
 static struct event_base *pbase;
 static kprod_t *prod;
 
@@ -95,7 +97,8 @@ static pid_t start_watcher(const char *instance)
     snprintf(a[14], sizeof a[14], "--log-level=info");
     const char *args[17];
     for (int i = 0; i < 15; i++) args[i] = a[i];
-    args[15] = NULL;
+    args[15] = watcher_extra;
+    args[16] = NULL;
     pid_t pid = itest_spawn("deadline-watcher", log, args);
     if (nspawned < 16) spawned[nspawned++] = pid;
     /* the port it got is in its "up" line */
@@ -283,7 +286,11 @@ static int setup(void **state)
         "('370481', '滕州市', 3, '370400', 'tengzhou'), ('420000', '湖北省', 1, NULL, NULL), "
         "('420600', '襄阳市', 2, '420000', NULL), ('420683', '枣阳市', 3, '420600', 'zaoyang') "
         "ON CONFLICT (code) DO NOTHING";
-    if (pg_query(pg, regions, 0, NULL, NULL) != 0) {
+    /* a region no profile applies to (none above it has one either), until test_fraud_waits_for_profile binds one */
+    static const char *const unbound =
+        "INSERT INTO regions (code, name, tier, parent_code, policy_profile) VALUES "
+        "('420699', '测试无机制县', 3, '420600', NULL) ON CONFLICT (code) DO UPDATE SET policy_profile = NULL";
+    if (pg_query(pg, regions, 0, NULL, NULL) != 0 || pg_query(pg, unbound, 0, NULL, NULL) != 0) {
         fprintf(stderr, "regions: %s\n", pg->err);
         return -1;
     }
@@ -294,6 +301,7 @@ static int setup(void **state)
     unit_tz = insert_unit("itest-tz-scjg", "滕州市市场监督管理局", "370481", "department");
     unit_tz2 = insert_unit("itest-tz-zrzy", "滕州市自然资源局", "370481", "department");
     unit_zy = insert_unit("itest-zy-zj", "枣阳市住房和城乡建设局", "420683", "department");
+    unit_np = insert_unit("itest-np-zj", "测试无机制县住房和城乡建设局", "420699", "department");
     pbase = event_base_new();
     char err[256];
     prod = kprod_new(pbase, itest_brokers(), "itest-watcher-producer", NULL, NULL, NULL, err, sizeof err);
@@ -547,6 +555,103 @@ static void test_moved_on(void **state)
     assert_int_equal(atoi(out), 0);
 }
 
+/* A supervisor's call found claimed contacts that did not happen, on a case of a region no
+ * profile applies to: the fraud notices the revisit announced are not dropped but flagged
+ * (profile_missing, op notice; the second call's notice queued on the same flag), and issued —
+ * with the ids derived from the calls, the level of the profile, reply clocks — once a profile
+ * is bound to the region and the watcher's refresh retries the flag. */
+static void ev_fraud_call(const char *case_id, long long unit, size_t ncontacts, char event_id[EVENT_UUID_SIZE])
+{
+    event_t ev;
+    assert_int_equal(event_init(&ev, EVENT_CASE_REVISIT_RECORDED), 0);
+    snprintf(ev.case_id, sizeof ev.case_id, "%s", case_id);
+    event_case_revisit_recorded_t *p = &ev.payload.case_revisit_recorded;
+    p->handling_round = 1;
+    p->attempt = 1;
+    p->channel = EVENT_REVISIT_PHONE;
+    p->reached = true;
+    p->has_contact_verified = true;
+    p->contact_verified = false;
+    p->has_result_true = true;
+    p->result_true = true;
+    p->satisfaction = EVENT_SATISFACTION_SATISFIED;
+    p->unit_id = unit;
+    p->disputed_contact_ids.items = calloc(ncontacts, EVENT_UUID_SIZE);
+    assert_non_null(p->disputed_contact_ids.items);
+    p->disputed_contact_ids.n = ncontacts;
+    for (size_t i = 0; i < ncontacts; i++) assert_int_equal(event_uuid_new(p->disputed_contact_ids.items[i]), 0);
+    snprintf(event_id, EVENT_UUID_SIZE, "%s", ev.event_id);
+    produce(&ev);
+}
+
+static void test_fraud_waits_for_profile(void **state)
+{
+    (void)state;
+    watcher_extra = "--refresh-s=1";
+    pid_t wp = start_watcher("itest-p");
+    watcher_extra = NULL;
+    char(*c)[37] = make_cases("420699", 3, "resolved", unit_np, 1);
+    char e1[EVENT_UUID_SIZE], e2[EVENT_UUID_SIZE], n1[EVENT_UUID_SIZE], n2[EVENT_UUID_SIZE];
+    ev_fraud_call(c[0], unit_np, 2, e1);
+    ev_fraud_call(c[0], unit_np, 1, e2);
+    flush_producer();
+    assert_int_equal(supnotice_fraud_id(e1, n1), 0);
+    assert_int_equal(supnotice_fraud_id(e2, n2), 0);
+    const char *p[] = {c[0]};
+    /* both notices wait on one flag the operator sees: the first's facts, the second queued */
+    assert_int_equal(wait_for("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND problem = "
+                              "'profile_missing' AND timer_kind = 'supervision_reply' AND resolved_at IS NULL AND "
+                              "facts->>'op' = 'notice' AND jsonb_array_length(coalesce(facts->'queued', '[]')) = 1",
+                              1, p, 1, 30),
+                     1);
+    const char *pe[] = {c[0], e1, e2};
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND facts->>'source_event_id' = $2 "
+                        "AND facts->'queued'->0->>'source_event_id' = $3 AND facts->>'reason' = 'fraud' AND "
+                        "jsonb_array_length(facts->'contact_ids') = 2 AND jsonb_array_length(facts->'queued'->0->'contact_ids') = 1",
+                        3, pe),
+                     1);
+    assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, p), 0);
+    /* one flag for the notices, no second generic one for the same events */
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid", 1, p), 1);
+    sleep(2); /* refreshes with the region still unbound: the flag keeps waiting */
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND resolved_at IS NULL", 1, p), 1);
+    assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, p), 0);
+
+    /* a profile is bound (tengzhou: interviews, so 约谈通知书, level 3) */
+    assert_int_equal(itest_scalar(pg, "WITH u AS (UPDATE regions SET policy_profile = 'tengzhou' WHERE code = '420699' "
+                                      "RETURNING 1) SELECT count(*) FROM u"), 1);
+    assert_int_equal(wait_for("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, p, 2, 30), 2);
+    const char *pn[] = {c[0], n1, e1, n2, e2};
+    assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid AND reason_code = 'fraud' AND "
+                        "level = 3 AND ((id = $2::uuid AND source_event_id = $3::uuid AND cardinality(contact_ids) = 2) OR "
+                        "(id = $4::uuid AND source_event_id = $5::uuid AND cardinality(contact_ids) = 1)) AND "
+                        "reason_text LIKE '%约谈督办%' AND reply_due_at > issued_at",
+                        5, pn),
+                     2);
+    const char *pi[] = {n1, n2};
+    assert_int_equal(qs("SELECT count(*) FROM timers WHERE notice_id IN ($1::uuid, $2::uuid) AND kind = 'supervision_reply' "
+                        "AND state = 'armed'", 2, pi),
+                     2);
+    assert_int_equal(qs("SELECT count(*) FROM outbox WHERE payload::jsonb->>'type' = 'supervision.issued' AND "
+                        "payload::jsonb->'payload'->>'notice_id' IN ($1, $2)", 2, pi),
+                     2);
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND resolved_at IS NOT NULL AND "
+                        "resolution = 'issued after a profile was bound'", 1, p),
+                     1);
+    assert_int_equal(itest_scalar(pg, "WITH u AS (UPDATE regions SET policy_profile = NULL WHERE code = '420699' "
+                                      "RETURNING 1) SELECT count(*) FROM u"), 1);
+    stop(wp, SIGTERM);
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "grep -cE 'LeakSanitizer|AddressSanitizer|runtime error' %s-itest-p.log", logfile);
+    FILE *f = popen(cmd, "r");
+    char out[16] = "0";
+    if (f) {
+        if (fgets(out, sizeof out, f) == NULL) snprintf(out, sizeof out, "0");
+        pclose(f);
+    }
+    assert_int_equal(atoi(out), 0);
+}
+
 int main(void)
 {
     log_init("itest", LOG_ERROR);
@@ -558,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_sigkill),
         cmocka_unit_test(test_due_while_down),
         cmocka_unit_test(test_moved_on),
+        cmocka_unit_test(test_fraud_waits_for_profile),
     };
     return cmocka_run_group_tests_name("deadline watcher (real PostgreSQL, Redis, Kafka)", tests, setup, teardown);
 }
