@@ -278,13 +278,18 @@ static json_t *call_row(PGresult *r, int i)
                      json_boolean(rvs_val(r, i, 7)[0] == 't'), "satisfaction", rvs_val(r, i, 8), "satisfaction_label",
                      rvs_val(r, i, 9), "enterprise_words", rvs_val(r, i, 10), "sampled", rvs_val(r, i, 11)[0] == 't',
                      "outcome", rvs_val(r, i, 12), "called_at", rvs_val(r, i, 13));
-    /* a supervisor's fraud call: the notice the deadline watcher issues from it, as it stands */
+    /* a supervisor's fraud call: the notice the deadline watcher issues from it, as it stands.
+     * Once issued, the notice's own id (a notice carried over by migration 0018 kept the
+     * revisit's random id, not the one derived from the call); until then the derived id the
+     * watcher will give it. */
     char nid[EVENT_UUID_SIZE];
+    const char *issued_id = rvs_val(r, i, 17);
+    if (issued_id) snprintf(nid, sizeof nid, "%s", issued_id);
     if (o && rvs_val(r, i, 7)[0] == 't' && !strcmp(rvs_val(r, i, 2), "call") &&
-        supnotice_fraud_id(rvs_val(r, i, 0), nid) == 0) {
+        (issued_id || supnotice_fraud_id(rvs_val(r, i, 0), nid) == 0)) {
         json_t *n = json_pack("{s:s,s:s}", "notice_id", nid, "state",
-                              !rvs_val(r, i, 14) ? "requested" : rvs_val(r, i, 16) ? "replied" : "issued");
-        if (n && rvs_val(r, i, 14)) {
+                              !issued_id ? "requested" : rvs_val(r, i, 16) ? "replied" : "issued");
+        if (n && issued_id) {
             json_object_set_new(n, "notice_no", json_string(rvs_val(r, i, 14)));
             json_object_set_new(n, "level", json_integer(atoi(rvs_val(r, i, 15))));
         }
@@ -349,7 +354,7 @@ void rvs_task_get(http_req_t *req, void *arg)
     json_t *calls = rows(rv->pg,
                          "SELECT c.id, c.attempt, c.source, c.channel, c.reached, c.contact_verified, c.result_true, "
                          "c.fraud, c.satisfaction, c.satisfaction_label, c.enterprise_words, c.sampled, c.outcome, "
-                         "revisit_time_text(c.called_at), n.notice_no, n.level, revisit_time_text(n.replied_at) "
+                         "revisit_time_text(c.called_at), n.notice_no, n.level, revisit_time_text(n.replied_at), n.id "
                          "FROM revisit_calls c LEFT JOIN supervision_notices n ON n.source_event_id = c.id "
                          "WHERE c.task_id = $1::uuid ORDER BY c.attempt",
                          1, pt, call_row);

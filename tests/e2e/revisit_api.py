@@ -619,6 +619,22 @@ tn = (tv.get("calls") or [{}])[-1].get("notice", {})
 check("  … and the revisit's task view shows the call's notice as the watcher has it (replied, its number, level)",
       tn == {"notice_id": nid, "state": "replied", "notice_no": (n or {}).get("notice_no"), "level": 3}, tv.get("calls"))
 
+# a notice carried over by migration 0018 kept the revisit's own random id, its call id in
+# source_event_id: the task view names that notice (found by the call), not the derived id
+old_id, old_no = str(uuid.uuid4()), f"DB-2025-M{call_id[:6]}"
+sql(f"UPDATE supervision_notices SET source_event_id = NULL WHERE id = '{nid}'")
+sql(f"INSERT INTO supervision_notices (id, notice_no, level, unit_id, case_id, reason_code, reason_text, issued_at, "
+    f"reply_due_at, in_bulletin, issued_by, issuer_unit_id, contact_ids, source_event_id) SELECT '{old_id}', "
+    f"'{old_no}', level, unit_id, case_id, reason_code, reason_text, issued_at, reply_due_at, in_bulletin, issued_by, "
+    f"issuer_unit_id, contact_ids, '{call_id}' FROM supervision_notices WHERE id = '{nid}'")
+tv = task(TASK["fraud"])
+tn = (tv.get("calls") or [{}])[-1].get("notice", {})
+s, _, _ = call("GET", f"/v1/supervision/{tn.get('notice_id')}/notice", T["T_SUP"], base=WATCH)
+check("  … a notice carried over from the revisit (its own id, the call as its source): the task view names it",
+      tn == {"notice_id": old_id, "state": "issued", "notice_no": old_no, "level": 3} and s == 200, (tn, s))
+sql(f"DELETE FROM supervision_notices WHERE id = '{old_id}'")
+sql(f"UPDATE supervision_notices SET source_event_id = '{call_id}' WHERE id = '{nid}'")
+
 # the same event delivered again: first as Kafka would (the consumer drops the copy), then as if
 # the watcher's record of having consumed it were lost (the notice's own idempotence holds)
 n_dup0 = watcher_dups()
