@@ -411,6 +411,41 @@ int http_server_set_trusted_proxies(http_server_t *s, const char *list, char *er
     return 0;
 }
 
+void http_req_client_key(http_req_t *r, char *out, size_t len)
+{
+    const char *c = http_req_client(r);
+    unsigned char a[16];
+    if (strchr(c, ':') == NULL || inet_pton(AF_INET6, c, a) != 1) {
+        snprintf(out, len, "%s", c);
+        return;
+    }
+    memset(a + 8, 0, 8);
+    char p[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a, p, sizeof p);
+    snprintf(out, len, "%s/64", p);
+}
+
+/* Walks one X-Forwarded-For value right to left. Returns 1 when the client was found (an
+ * untrusted hop, or garbage ending the walk), 0 when every hop was a trusted proxy. */
+static int xff_walk(const http_server_t *srv, const char *xff, char *client, size_t len)
+{
+    size_t end = strlen(xff);
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff[start - 1] != ',') start--;
+        http_net_t hop;
+        if (net_parse(xff + start, end - start, &hop) != 0) return 1;
+        const char *h = xff + start;
+        size_t hl = end - start;
+        while (hl && isspace((unsigned char)*h)) h++, hl--;
+        while (hl && isspace((unsigned char)h[hl - 1])) hl--;
+        snprintf(client, len, "%.*s", (int)hl, h);
+        if (!http_trusted(srv, &hop)) return 1;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return 0;
+}
+
 const char *http_req_client(http_req_t *r)
 {
     if (r->client[0]) return r->client;
@@ -424,27 +459,18 @@ const char *http_req_client(http_req_t *r)
         const char *colon = strrchr(peer, ':');
         snprintf(ip, sizeof ip, "%.*s", colon ? (int)(colon - peer) : (int)strlen(peer), peer);
     }
+    /* an IPv4 client on a dual-stack listener: ::ffff:a.b.c.d is a.b.c.d */
+    if (strncasecmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.') != NULL) memmove(ip, ip + 7, strlen(ip + 7) + 1);
     snprintf(r->client, sizeof r->client, "%s", ip);
     http_net_t a;
-    const char *xff = http_req_header(r, "X-Forwarded-For");
-    if (r->srv->nproxies == 0 || xff == NULL || net_parse(ip, strlen(ip), &a) != 0 || !http_trusted(r->srv, &a))
-        return r->client;
-    /* right to left: the first hop that is not one of our proxies is the client; a hop that
-     * is not an address ends the walk (whatever lies left of it was written by the client) */
-    size_t end = strlen(xff);
-    while (end > 0) {
-        size_t start = end;
-        while (start > 0 && xff[start - 1] != ',') start--;
-        http_net_t hop;
-        if (net_parse(xff + start, end - start, &hop) != 0) break;
-        const char *h = xff + start;
-        size_t hl = end - start;
-        while (hl && isspace((unsigned char)*h)) h++, hl--;
-        while (hl && isspace((unsigned char)h[hl - 1])) hl--;
-        snprintf(r->client, sizeof r->client, "%.*s", (int)hl, h);
-        if (!http_trusted(r->srv, &hop)) break;
-        end = start > 0 ? start - 1 : 0;
-    }
+    if (r->srv->nproxies == 0 || net_parse(ip, strlen(ip), &a) != 0 || !http_trusted(r->srv, &a)) return r->client;
+    /* right to left across every X-Forwarded-For line, the last line first (a proxy may add
+     * its own line rather than append to the client's): the first hop that is not one of our
+     * proxies is the client; a hop that is not an address ends the walk (whatever lies left of
+     * it was written by the client) */
+    for (int i = r->nhdr - 1; i >= 0; i--)
+        if (strcasecmp(r->hname[i], "X-Forwarded-For") == 0 && xff_walk(r->srv, r->hval[i], r->client, sizeof r->client))
+            break;
     return r->client;
 }
 

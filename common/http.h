@@ -90,6 +90,9 @@ const char *http_req_peer(const http_req_t *r); /* "ip:port" or "[ip6]:port" of 
  * proxies — the right-most X-Forwarded-For hop that is not a trusted proxy. Use it for
  * per-client throttles; never for authorisation. */
 const char *http_req_client(http_req_t *r);
+/* The key a per-client throttle counts: the client's IPv4 address, or its IPv6 /64 (what one
+ * host or subscriber is given: counting single IPv6 addresses would give each 2^64 budgets). */
+void http_req_client_key(http_req_t *r, char *out, size_t len);
 const http_principal_t *http_req_principal(const http_req_t *r); /* NULL on public routes */
 
 /* Parses the body as a JSON object with the server's limits (415 for a wrong content type,

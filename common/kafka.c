@@ -6,7 +6,9 @@
  */
 #include "kafka.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -260,6 +262,7 @@ struct kcons {
     size_t nskips, capskips;
     long pending_skipped; /* messages behind the pending offsets */
     struct event *flush_ev;
+    int flush_backoff;  /* an immediate flush failed: the timer retries until one succeeds */
     long long skipped;
     pg_batch_t *batch; /* reused for the two pipelined round trips of each message */
 };
@@ -420,8 +423,9 @@ static int envelope_peek(const char *p, size_t n, char *type, size_t tl, char *i
         const char *k = p + 1, *ke = str_end(p, e, &esc);
         if (ke == NULL) return 0;
         size_t klen = (size_t)(ke - 1 - k);
-        int which = esc ? 0 : klen == 4 && !memcmp(k, "type", 4) ? PEEK_TYPE
-                            : klen == 8 && !memcmp(k, "event_id", 8) ? PEEK_ID : 0;
+        if (esc) return 0; /* an escaped top-level key might decode to "type": jansson decides */
+        int which = klen == 4 && !memcmp(k, "type", 4) ? PEEK_TYPE
+                  : klen == 8 && !memcmp(k, "event_id", 8) ? PEEK_ID : 0;
         p = ws(ke, e);
         if (p >= e || *p != ':') return 0;
         p = ws(p + 1, e);
@@ -553,6 +557,8 @@ static void kcons_flush_cb(evutil_socket_t fd, short what, void *arg)
     if (skips_flush(c) != 0) {
         struct timeval tv = {KCONS_SKIP_FLUSH_MS / 1000, (KCONS_SKIP_FLUSH_MS % 1000) * 1000};
         evtimer_add(c->flush_ev, &tv);
+    } else {
+        c->flush_backoff = 0;
     }
 }
 
@@ -589,8 +595,16 @@ static int kcons_skip(kcons_t *c, const rd_kafka_message_t *m)
     rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset = m->offset + 1;
     rd_kafka_offsets_store(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
-    if (c->pending_skipped >= KCONS_SKIP_FLUSH_MAX) {
-        (void)skips_flush(c);
+    if (c->pending_skipped >= KCONS_SKIP_FLUSH_MAX && !c->flush_backoff) {
+        /* a failed flush (database away) leaves the retries to the timer: no blocking
+         * reconnect per skipped message */
+        if (skips_flush(c) != 0) {
+            c->flush_backoff = 1;
+            if (!evtimer_pending(c->flush_ev, NULL)) {
+                struct timeval tv = {KCONS_SKIP_FLUSH_MS / 1000, (KCONS_SKIP_FLUSH_MS % 1000) * 1000};
+                evtimer_add(c->flush_ev, &tv);
+            }
+        }
     } else if (!evtimer_pending(c->flush_ev, NULL)) {
         struct timeval tv = {KCONS_SKIP_FLUSH_MS / 1000, (KCONS_SKIP_FLUSH_MS % 1000) * 1000};
         evtimer_add(c->flush_ev, &tv);
@@ -631,6 +645,20 @@ static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char
     "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "           \
     "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"
 
+/* 8-4-4-4-12 hexadecimal digits, as PostgreSQL's uuid input takes them from event producers. */
+static bool uuid_text_ok(const char *s)
+{
+    if (strlen(s) != 36) return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return false;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* One message, one transaction. Returns 0 when it is done with (applied, duplicate or dead),
  * -1 when it must be retried. */
 static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
@@ -646,6 +674,11 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     int bad = 0;
     if (!(peeked & PEEK_ID) || strlen(event_id) != 36)
         bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
+    /* checked here, so that any failure of the pipeline below is the database's, and retried */
+    if (!bad && !uuid_text_ok(event_id)) {
+        snprintf(why, sizeof why, "event_id rejected: '%.40s' is not a UUID", event_id);
+        bad = 1;
+    }
     /* BEGIN, the dedup row and the handler's savepoint go in one round trip (a pipeline), as
      * do the offset and COMMIT below: a routed event costs the handler's statements plus two. */
     int fresh = 0;
@@ -660,12 +693,9 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
             goto retry;
         }
         if (pg_batch_run(c->pg, c->batch, res) != 0) { /* rolled back by pg_batch_run */
-            if (c->pg->last_class != PG_PERMANENT) {
-                for (int i = 0; i < 3; i++) PQclear(res[i]);
-                goto retry;
-            }
-            snprintf(why, sizeof why, "event_id rejected: %.400s", c->pg->err); /* e.g. not a uuid */
-            bad = 1;
+            /* the id is a well-formed UUID: whatever failed is not this event's fault */
+            for (int i = 0; i < 3; i++) PQclear(res[i]);
+            goto retry;
         } else {
             c->pg->in_tx = 1;
             fresh = strcmp(PQcmdTuples(res[1]), "1") == 0;
@@ -694,7 +724,7 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     const char *po[] = {c->name, rd_kafka_topic_name(m->rkt), part, next};
     /* The offset and COMMIT must run in this transaction's session: a connection that broke
      * meanwhile must not be re-opened under them (pg_batch_run would), so look first. */
-    if (PQstatus(c->pg->conn) != CONNECTION_OK) {
+    if (PQstatus(c->pg->conn) != CONNECTION_OK || PQtransactionStatus(c->pg->conn) != PQTRANS_INTRANS || !c->pg->in_tx) {
         snprintf(c->pg->err, sizeof c->pg->err, "connection lost inside the transaction");
         goto retry;
     }

@@ -345,7 +345,8 @@ rmpg_rc_t readmodel_pg_apply(pg_t *pg, const event_t *ev, char *err, size_t errl
     sql_build();
     /* already inside the last rebuild? FOR SHARE waits for a rebuild that holds the models'
      * lock and re-reads its mark once it commits: without it this event could be judged
-     * outside a rebuild that was still folding it, and counted twice. */
+     * outside a rebuild that was still folding it, and counted twice. A rebuild locks
+     * rep_state first, as this is the consumer's first rep_* lock: the two cannot deadlock. */
     const char *pe[] = {ev->event_id};
     PGresult *r = NULL;
     if (pg_query(pg,
@@ -888,7 +889,7 @@ int readmodel_rebuild_from_events(pg_t *pg, readmodel_stats_t *st, char *err, si
     if (rc == 0) {
         rc = pg_begin(pg) != 0 ? -1 : 0;
         if (rc == 0)
-            rc = exec_ok(pg, "LOCK TABLE rep_cases, rep_day, rep_month, rep_unit_day, rep_state IN EXCLUSIVE MODE",
+            rc = exec_ok(pg, "LOCK TABLE rep_state, rep_cases, rep_day, rep_month, rep_unit_day IN EXCLUSIVE MODE",
                          err, errlen);
         if (rc == 0) {
             snprintf(sql, sizeof sql,
@@ -1048,7 +1049,7 @@ int readmodel_rebuild_from_kafka(pg_t *pg, const char *brokers, readmodel_stats_
     if (rc == 0) {
         rc = pg_begin(pg) != 0 ? -1 : 0;
         if (rc == 0)
-            rc = exec_ok(pg, "LOCK TABLE rep_cases, rep_day, rep_month, rep_unit_day, rep_unit_events, rep_state "
+            rc = exec_ok(pg, "LOCK TABLE rep_state, rep_cases, rep_day, rep_month, rep_unit_day, rep_unit_events "
                              "IN EXCLUSIVE MODE", err, errlen);
         if (rc == 0) rc = exec_ok(pg, "TRUNCATE rep_unit_events", err, errlen);
         if (rc == 0) rc = kafka_write_unit_events(pg, units, err, errlen);

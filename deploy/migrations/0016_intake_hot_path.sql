@@ -6,8 +6,9 @@
 --    the topic, 5 us per case for the case number and the phone, 3 us per credit code, paid
 --    again on every UPDATE (the relay marking rows published re-checks them). Each becomes
 --    a length test plus an unbounded class, which accepts exactly the same strings (both
---    count characters), under the same constraint name: 0.5 to 1 us. Added NOT VALID then
---    validated, so existing rows are checked without blocking writers.
+--    count characters), under the same constraint name: 0.5 to 1 us. The old constraint is
+--    dropped and the new one added NOT VALID, then validated, all in the migration's one
+--    transaction: writers of these tables wait while existing rows are scanned.
 -- 2. The tier rule of new cases, checked once per statement (below).
 --
 -- cases_guard (0002) ran a PL/pgSQL call and a regions lookup for every inserted row, only to

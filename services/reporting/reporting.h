@@ -29,7 +29,8 @@ typedef struct {
     bool consume;            /* run the read-model consumer */
     char *case_topic, *unit_topic;
     long track_ip_per_min;   /* tracking look-ups per client address per minute */
-    long track_case_per_hour;/* tracking look-ups per case number per hour */
+    long track_case_per_hour;/* tracking look-ups per case number and client per hour */
+    long track_case_total_per_hour; /* … per case number from all clients together */
     long ledger_max_rows;
     long recurring_max_cases;
     long recurring_pct;      /* text similarity (percent) at or above which two cases are one class */

@@ -150,10 +150,11 @@ void rep_track_public(http_req_t *req, void *arg)
     code[o] = '\0';
     json_decref(body);
     /* throttle before looking: per client address, then per case number */
-    const char *ip = http_req_client(req); /* behind a trusted proxy: its X-Forwarded-For */
-    /* per case number *and* client: a stranger guessing codes for a case uses up their own
-     * allowance, not the enterprise's (the code itself has ~50 bits; the per-address limit
-     * bounds any one guesser) */
+    char ip[64]; /* behind a trusted proxy: its X-Forwarded-For; IPv6 by /64 (one host's share) */
+    http_req_client_key(req, ip, sizeof ip);
+    /* per case number and client, so a stranger guessing codes for a case uses up their own
+     * allowance and not the enterprise's; and a higher ceiling per case number from everyone
+     * together, so many addresses cannot multiply the guesses (the code has ~49 bits) */
     char case_key[128];
     snprintf(case_key, sizeof case_key, "%s|%s", case_no, ip);
     long retry = 0;
@@ -161,7 +162,9 @@ void rep_track_public(http_req_t *req, void *arg)
     if (ratelimit_hit(daemon_redis(s->d), "track-ip", ip, s->cfg->track_ip_per_min, 60000, &retry) == RATELIMIT_DENY)
         field = "client";
     else if (ratelimit_hit(daemon_redis(s->d), "track-case", case_key, s->cfg->track_case_per_hour, 3600000, &retry) ==
-             RATELIMIT_DENY)
+                 RATELIMIT_DENY ||
+             ratelimit_hit(daemon_redis(s->d), "track-case-all", case_no, s->cfg->track_case_total_per_hour, 3600000,
+                           &retry) == RATELIMIT_DENY)
         field = "case_no";
     if (field) {
         char ra[16];

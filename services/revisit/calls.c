@@ -889,7 +889,9 @@ void rvs_self_rating(http_req_t *req, void *arg)
 {
     revisit_t *rv = arg;
     /* per client address; behind a trusted proxy, its X-Forwarded-For (http_req_client) */
-    if (throttled(rv, req, "revisit-self", http_req_client(req), rv->cfg->self_rating_per_min, 60000) != 0) return;
+    char client[64];
+    http_req_client_key(req, client, sizeof client);
+    if (throttled(rv, req, "revisit-self", client, rv->cfg->self_rating_per_min, 60000) != 0) return;
     json_t *body = http_req_json(req);
     if (body == NULL) return;
     rv_error_t e;

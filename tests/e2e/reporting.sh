@@ -73,10 +73,10 @@ check "reporting API checks (tests/e2e/reporting_api.py)" test $st = 0
 out=$("$JIESU_BIN/jiesu-reporting" --trusted-proxies=10.0.0.0/8,abc 2>&1); st=$?
 check "a bad trusted_proxies entry → exit 2 naming it" test "$st" = 2 -a -n "$(grep -F "'abc'" <<<"$out")"
 start_daemon reporting 18286 --track-ip-per-min=12 --track-case-per-hour=4 --outbox-relay=false \
-  --trusted-proxies=127.0.0.1 --ledger-max-rows=5
+  --trusted-proxies=127.0.0.1 --ledger-max-rows=5 --track-case-total-per-hour=6
 REP2=$LAST_PID
 check "reporting behind a proxy ready" wait_ready 18286 60
-read -r TCASE TCODE < <(python3 -c "import json; t=json.load(open('$SIM'))['tracking'][1]; print(t['case_no'], t['tracking_code'])")
+read -r TCASE TCODE < <(python3 -c "import json; t=json.load(open('$SIM'))['tracking'][15]; print(t['case_no'], t['tracking_code'])")
 track_as() { # client address → HTTP status of one look-up of $TCASE
   curl -s -o /dev/null -w '%{http_code}' -m 10 -H 'Content-Type: application/json' -H "X-Forwarded-For: $1" \
     -d "{\"case_no\":\"$TCASE\",\"tracking_code\":\"$TCODE\"}" http://127.0.0.1:18286/v1/track
@@ -85,6 +85,8 @@ got=""; for _ in 1 2 3 4 5; do got="$got $(track_as 203.0.113.7)"; done
 check "one client behind the proxy: 4 look-ups of a case, the 5th → 429" test "$got" = " 200 200 200 200 429"
 check "  … another client of the same proxy still reads that case" test "$(track_as 203.0.113.8)" = 200
 check "  … a forged left-most hop does not make a new client" test "$(track_as '198.51.100.1, 203.0.113.7')" = 429
+check "  … a third client still reads it (6 look-ups of the case in all)" test "$(track_as 203.0.113.9)" = 200
+check "  … a fourth is refused: many addresses cannot multiply the guesses" test "$(track_as 203.0.113.10)" = 429
 http GET "http://127.0.0.1:18286/v1/reports/ledger?month=$REP_MONTH&region=450100" -H "Authorization: Bearer $T_LEADER"
 check "a ledger longer than ledger_max_rows → 422 too_many_rows naming 'to'" \
   test "$HTTP_CODE" = 422 -a -n "$(grep -F '"too_many_rows"' <<<"$HTTP_BODY" | grep -F '"field":"to"')"

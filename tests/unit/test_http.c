@@ -110,13 +110,15 @@ static void h_echo(http_req_t *r, void *arg)
     const char *xt = http_req_header(r, "x-test");
     size_t blen = 0;
     http_req_body(r, &blen);
+    char key[64];
+    http_req_client_key(r, key, sizeof key);
     http_reply_header(r, "X-Echo", "yes");
     http_reply_json(r, 200,
-                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:b,s:s,s:s}", "method", http_req_method(r),
+                    json_pack("{s:s,s:s,s:s,s:o,s:o,s:I,s:b,s:s,s:s,s:s}", "method", http_req_method(r),
                               "path", http_req_path(r), "id", http_req_id(r), "q", q, "x_test",
                               xt ? json_string(xt) : json_null(), "body_len", (json_int_t)blen,
                               "has_principal", http_req_principal(r) != NULL, "peer",
-                              http_req_peer(r), "client", http_req_client(r)));
+                              http_req_peer(r), "client", http_req_client(r), "client_key", key));
 }
 
 /* POST /json: the parsed body back */
@@ -517,6 +519,30 @@ static void test_client_behind_proxies(void **state)
     /* garbage ends the walk; what was found right of it stands */
     assert_string_equal(client_for("junk", c, sizeof c), "127.0.0.1");
     assert_string_equal(client_for("junk, 2001:db8::1", c, sizeof c), "2001:db8::1");
+    /* a proxy that adds its own line: the client's forged line comes first and is not believed */
+    {
+        resp_t r;
+        request(S->port, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                         "X-Forwarded-For: 203.0.113.50\r\n\r\n", &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jstr(r.json, "client"), "203.0.113.50");
+        resp_free(&r);
+        request(S->port, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\n"
+                         "X-Forwarded-For: 10.0.0.7\r\n\r\n", &r);
+        assert_string_equal(jstr(r.json, "client"), "6.6.6.6"); /* ours on the last line: read on */
+        resp_free(&r);
+    }
+    /* the throttles' key: an IPv4 address as it is, an IPv6 client by its /64 */
+    {
+        resp_t r;
+        request(S->port, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 2001:db8:1:2:3:4:5:6\r\n\r\n", &r);
+        assert_string_equal(jstr(r.json, "client"), "2001:db8:1:2:3:4:5:6");
+        assert_string_equal(jstr(r.json, "client_key"), "2001:db8:1:2::/64");
+        resp_free(&r);
+        request(S->port, "GET /echo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n", &r);
+        assert_string_equal(jstr(r.json, "client_key"), "203.0.113.9");
+        resp_free(&r);
+    }
     /* bad lists are refused, naming the entry, and leave the old list in force */
     assert_int_equal(http_server_set_trusted_proxies(S->srv, "10.0.0.0/8,abc", err, sizeof err), -1);
     assert_non_null(strstr(err, "'abc'"));
