@@ -843,8 +843,9 @@ static int notice_retry(watcher_t *w, pg_t *pg, const wcase_t *c, const json_t *
 }
 
 static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case_id, const char *notice_id,
-                     json_t *facts, char *msg, size_t msglen)
+                     json_t *facts, bool *moved, char *msg, size_t msglen)
 {
+    *moved = false;
     const char *op = json_string_value(json_object_get(facts, "op"));
     const char *kind_s = json_string_value(json_object_get(facts, "kind"));
     const char *region = json_string_value(json_object_get(facts, "region"));
@@ -861,11 +862,17 @@ static int retry_one(watcher_t *w, pg_t *pg, long long flag_id, const char *case
         if (c.profile == NULL) return 1;
     }
     if (!strcmp(op, "notice")) { /* a notice that needed the year, or a profile: with those queued behind it */
-        int rc = notice_retry(w, pg, &c, facts, msg, msglen);
         const json_t *q = json_object_get(facts, "queued");
-        for (size_t i = 0; rc == 0 && i < json_array_size(q); i++)
-            rc = notice_retry(w, pg, &c, json_array_get(q, i), msg, msglen);
-        return rc;
+        for (size_t i = 0; i <= json_array_size(q); i++) {
+            unsigned long flagged = w->notice_flags_written;
+            int rc = notice_retry(w, pg, &c, i ? json_array_get(q, i - 1) : facts, msg, msglen);
+            if (rc < 0) return -1;
+            /* a notice now flagged for something else (a profile found, the year still missing)
+             * has moved onto that flag: this one may close */
+            if (rc == 1 && w->notice_flags_written == flagged) return 1;
+            if (rc == 1) *moved = true;
+        }
+        return 0;
     }
     int64_t from = json_integer_value(json_object_get(facts, "from_ms"));
     long long unit_id = json_integer_value(json_object_get(facts, "unit_id"));
@@ -934,10 +941,13 @@ void watcher_flags_retry(watcher_t *w)
         snprintf(ids, sizeof ids, "%lld", id);
         if (pg_begin(pg) != 0) break;
         size_t n_add = w->n_add, n_rm = w->n_rm;
-        int rc = retry_one(w, pg, id, case_id, notice_id, facts, msg, sizeof msg);
+        bool moved = false;
+        int rc = retry_one(w, pg, id, case_id, notice_id, facts, &moved, msg, sizeof msg);
         json_decref(facts);
         int profile = !strcmp(PQgetvalue(r, i, 5), "profile_missing");
-        const char *p[] = {ids, profile ? "issued after a profile was bound" : "armed after the calendar was loaded"};
+        const char *p[] = {ids, moved ? "a profile was bound; what still waits for the calendar is flagged calendar_missing"
+                                : profile ? "issued after a profile was bound"
+                                          : "armed after the calendar was loaded"};
         if (rc == 0 && pg_query(pg, "UPDATE deadline_flags SET resolved_at = now(), resolution = $2 WHERE id = $1::bigint",
                                 2, p, NULL) == 0 &&
             pg_commit(pg) == 0) {
@@ -946,15 +956,7 @@ void watcher_flags_retry(watcher_t *w)
             pg_rollback(pg);
             w->n_add = n_add; /* nothing of the rolled-back work may reach Redis */
             w->n_rm = n_rm;
-            if (rc == 1) {
-                LOGD("flag still waiting", LF_INT("flag_id", id), LF_STR("why", msg));
-                /* what it waits for now (a profile bound, the year still missing): for the operator */
-                const char *pd[] = {ids, msg};
-                if (profile && msg[0] &&
-                    pg_query(pg, "UPDATE deadline_flags SET detail = left($2, 1000) WHERE id = $1::bigint AND "
-                                 "resolved_at IS NULL AND detail <> left($2, 1000)", 2, pd, NULL) != 0)
-                    LOGW("flag detail not updated", LF_INT("flag_id", id), LF_STR("error", pg->err));
-            }
+            if (rc == 1) LOGD("flag still waiting", LF_INT("flag_id", id), LF_STR("why", msg));
         }
     }
     PQclear(r);

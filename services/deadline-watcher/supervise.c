@@ -235,6 +235,7 @@ int watcher_notice_flag(watcher_t *w, pg_t *pg, const char *case_id, const char 
     if (rc != 0) return -1;
     int fresh = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't', queued = PQntuples(r) == 1 && !fresh;
     PQclear(r);
+    if (fresh || queued) w->notice_flags_written++;
     if (!strcmp(problem, "calendar_missing")) metric_inc(w->m_cal_missing);
     if (fresh || queued)
         LOGE(!strcmp(problem, "profile_missing") ? "supervision notice waits for a profile: flagged, nothing guessed"

@@ -80,6 +80,7 @@ struct watcher {
     bool lost;                  /* the schedule must be rebuilt */
     double next_rebuild_check;
     long long fired_total;
+    unsigned long notice_flags_written; /* watcher_notice_flag calls that opened or queued on a flag */
     metric_t *m_armed, *m_breached, *m_warned, *m_cancelled, *m_dropped, *m_waited, *m_scan,
         *m_lateness, *m_rebuilds, *m_rebuild_ms, *m_lost, *m_sched, *m_inflight, *m_cal_missing,
         *m_flags_open, *m_notices, *m_cards, *m_reaped, *m_fire_errors;

@@ -613,7 +613,22 @@ static void test_fraud_waits_for_profile(void **state)
     assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, p), 0);
     /* one flag for the notices, no second generic one for the same events */
     assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid", 1, p), 1);
-    sleep(2); /* refreshes with the region still unbound: the flag keeps waiting */
+    /* another notice of the region (an overdue reminder dated in a year with no calendar), flagged
+     * for want of a profile: once one is bound it moves onto a calendar_missing flag */
+    char(*c2)[37] = make_cases("420699", 3, "resolved", unit_np, 1);
+    char us[32];
+    snprintf(us, sizeof us, "%lld", unit_np);
+    const char *pf[] = {c2[0], us};
+    assert_int_equal(qs("WITH f AS (INSERT INTO deadline_flags (case_id, timer_kind, problem, detail, facts) VALUES "
+                        "($1::uuid, 'supervision_reply', 'profile_missing', 'no profile', jsonb_build_object('op', "
+                        "'notice', 'kind', 'supervision_reply', 'unit_id', $2::bigint, 'case_id', $1::text, 'level', 1, "
+                        "'reason', 'overdue', 'reason_text', '测试提醒敦促', 'issued_by', 0, 'source_timer_id', 0, "
+                        "'issued_ms', (extract(epoch FROM timestamptz '2029-06-01 10:00+08') * 1000)::bigint, "
+                        "'in_bulletin', false)) RETURNING 1) SELECT count(*) FROM f",
+                        2, pf),
+                     1);
+    sleep(2); /* refreshes with the region still unbound: the flags keep waiting */
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND resolved_at IS NULL", 1, pf), 1);
     assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND resolved_at IS NULL", 1, p), 1);
     assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, p), 0);
 
@@ -637,6 +652,17 @@ static void test_fraud_waits_for_profile(void **state)
                      2);
     assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND resolved_at IS NOT NULL AND "
                         "resolution = 'issued after a profile was bound'", 1, p),
+                     1);
+    assert_int_equal(wait_for("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND problem = "
+                              "'calendar_missing' AND year = 2029 AND resolved_at IS NULL AND facts->>'reason' = 'overdue'",
+                              1, pf, 1, 15),
+                     1);
+    assert_int_equal(qs("SELECT count(*) FROM deadline_flags WHERE case_id = $1::uuid AND problem = 'profile_missing' AND "
+                        "resolution LIKE 'a profile was bound%'", 1, pf),
+                     1);
+    assert_int_equal(qs("SELECT count(*) FROM supervision_notices WHERE case_id = $1::uuid", 1, pf), 0);
+    assert_int_equal(qs("WITH u AS (UPDATE deadline_flags SET resolved_at = now(), resolution = 'itest: done' WHERE "
+                        "case_id = $1::uuid AND resolved_at IS NULL RETURNING 1) SELECT count(*) FROM u", 1, pf),
                      1);
     assert_int_equal(itest_scalar(pg, "WITH u AS (UPDATE regions SET policy_profile = NULL WHERE code = '420699' "
                                       "RETURNING 1) SELECT count(*) FROM u"), 1);
