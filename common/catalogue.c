@@ -57,6 +57,7 @@ struct catalogue {
     size_t n, cap;
     size_t nerrors, nparse_errors;
     error_t_ errors[CATALOGUE_ERRORS_SHOWN];
+    char scope[64];    /* catalogue_scope_check's region: the import replaces only its entries */
     char err[512];
 };
 
@@ -553,7 +554,9 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
 
 int catalogue_scope_check(catalogue_t *c, const char *scope)
 {
+    c->scope[0] = '\0';
     if (scope == NULL || *scope == '\0') return 0;
+    snprintf(c->scope, sizeof c->scope, "%s", scope);
     c->nerrors = c->nparse_errors;
     for (size_t i = 0; i < c->n; i++)
         if (!region_covers(scope, c->entries[i].region))
@@ -765,29 +768,38 @@ out:
     "   FROM unnest($2::text[], $3::text[], $4::smallint[], $5::bigint[], $6::text[],"         \
     "               $7::text[], $8::text[], $9::int[]) AS x(m, r, t, l, c, d, b, ln)"
 
-/* The new version and its entries, inside the open transaction. */
-static int db_write(catalogue_t *c, pg_t *pg, const char *note, long long principal_id, const long long *lead,
-                    char *const *co_lit, catalogue_import_result_t *res)
+/* A scoped import against the version in force ($1): the rows that differ either way between
+ * the file's entries ($3..$9, units resolved) and the version's entries inside the scope (region
+ * codes starting with $2), and how many of the version's entries lie outside it (kept). Zero
+ * differences: the merged version would equal the one in force. */
+#define SCOPE_COMPARE_SQL                                                                      \
+    "WITH f AS (SELECT x.m, x.r, x.t, x.l, x.c::bigint[] AS c, x.d, x.b"                       \
+    "             FROM unnest($3::text[], $4::text[], $5::smallint[], $6::bigint[], $7::text[]," \
+    "                         $8::text[], $9::text[]) AS x(m, r, t, l, c, d, b)),"             \
+    " cur AS (SELECT matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch, basis" \
+    "           FROM catalogue_entries WHERE version = $1::int AND starts_with(region_code, $2))" \
+    " SELECT (SELECT count(*) FROM (SELECT * FROM f EXCEPT ALL SELECT * FROM cur) a)"          \
+    "      + (SELECT count(*) FROM (SELECT * FROM cur EXCEPT ALL SELECT * FROM f) b),"         \
+    "        (SELECT count(*) FROM catalogue_entries"                                          \
+    "          WHERE version = $1::int AND NOT starts_with(region_code, $2))"
+
+/* The entries of version $2 outside the scope ($3, a code prefix) copied unchanged, line
+ * numbers included, into the new version $1. */
+#define ENTRIES_KEEP_SQL                                                                       \
+    "INSERT INTO catalogue_entries (version, matter_type, region_code, tier, lead_unit_id,"    \
+    " co_unit_ids, dispatch, basis, line)"                                                     \
+    " SELECT $1::int, matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch,"    \
+    "        basis, line FROM catalogue_entries"                                               \
+    "  WHERE version = $2::int AND NOT starts_with(region_code, $3)"
+
+/* The columns of the file's entries as array literals: matter, region, tier, lead id,
+ * co-handler ids, dispatch, basis, line. 0, or -1 when memory ran out (all freed then). */
+static int rows_build(catalogue_t *c, const long long *lead, char *const *co_lit, pg_array_t a[8])
 {
-    PGresult *r = NULL;
-    char entries[24], who[24];
-    snprintf(entries, sizeof entries, "%zu", c->n);
-    snprintf(who, sizeof who, "%lld", principal_id);
-    const char *pv[] = {c->file, c->sha256, entries, note, principal_id > 0 ? who : NULL};
-    if (pg_query(pg,
-                 "INSERT INTO catalogue_versions (version, source, sha256, entries, note, imported_by) "
-                 "SELECT coalesce(max(version), 0) + 1, $1, $2, $3::int, $4, $5::bigint FROM catalogue_versions "
-                 "RETURNING version",
-                 5, pv, &r) != 0) {
-        if (!strncmp(pg->sqlstate, "23", 2)) error_add(c, 0, "file", "the database refused the version: %.300s", pg->err);
-        else db_error(c, pg, "adding the version");
-        return -1;
+    for (int k = 0; k < 8; k++) {
+        memset(&a[k], 0, sizeof a[k]);
+        pg_array_start(&a[k]);
     }
-    res->version = atoi(PQgetvalue(r, 0, 0));
-    res->entries = (long)c->n;
-    PQclear(r);
-    pg_array_t a[8] = {{0}};
-    for (int k = 0; k < 8; k++) pg_array_start(&a[k]);
     for (size_t i = 0; i < c->n; i++) {
         const entry_t *e = &c->entries[i];
         char t[4], l[24], ln[16];
@@ -803,39 +815,98 @@ static int db_write(catalogue_t *c, pg_t *pg, const char *note, long long princi
         pg_array_add(&a[6], e->basis);
         pg_array_add(&a[7], ln);
     }
-    int failed = 0, rc = 0;
+    int failed = 0;
     for (int k = 0; k < 8; k++) {
         pg_array_end(&a[k]);
         failed |= a[k].oom;
     }
-    if (failed) {
-        rc = oom(c);
-    } else if (c->n > 0) {
-        char ver[16];
-        snprintf(ver, sizeof ver, "%d", res->version);
+    if (!failed) return 0;
+    for (int k = 0; k < 8; k++) free(a[k].s), a[k].s = NULL;
+    return oom(c);
+}
+
+/* The code prefix of the regions a scope contains (region_covers), for SQL's starts_with. */
+static void scope_prefix(const char *scope, char *out, size_t outlen)
+{
+    size_t n = strlen(scope);
+    while (n > 2 && n <= 6 && scope[n - 1] == '0' && scope[n - 2] == '0') n -= 2;
+    snprintf(out, outlen, "%.*s", (int)n, scope);
+}
+
+/* What the new version is made of besides the file's entries. */
+typedef struct {
+    int base;            /* the version in force, 0 when none */
+    const char *prefix;  /* scoped: the entries of base outside it are kept; NULL = none kept */
+    long kept;           /* how many */
+    const char *sha256;  /* recorded with the version */
+} merge_t;
+
+/* The new version and its entries, inside the open transaction. */
+static int db_write(catalogue_t *c, pg_t *pg, const char *note, long long principal_id, pg_array_t a[8],
+                    const merge_t *m, catalogue_import_result_t *res)
+{
+    PGresult *r = NULL;
+    char entries[24], who[24];
+    snprintf(entries, sizeof entries, "%ld", (long)c->n + m->kept);
+    snprintf(who, sizeof who, "%lld", principal_id);
+    const char *pv[] = {c->file, m->sha256, entries, note, principal_id > 0 ? who : NULL};
+    if (pg_query(pg,
+                 "INSERT INTO catalogue_versions (version, source, sha256, entries, note, imported_by) "
+                 "SELECT coalesce(max(version), 0) + 1, $1, $2, $3::int, $4, $5::bigint FROM catalogue_versions "
+                 "RETURNING version",
+                 5, pv, &r) != 0) {
+        if (!strncmp(pg->sqlstate, "23", 2)) error_add(c, 0, "file", "the database refused the version: %.300s", pg->err);
+        else db_error(c, pg, "adding the version");
+        return -1;
+    }
+    res->version = atoi(PQgetvalue(r, 0, 0));
+    res->entries = (long)c->n + m->kept;
+    res->kept = m->kept;
+    PQclear(r);
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", res->version);
+    if (c->n > 0) {
         const char *p[] = {ver, a[0].s, a[1].s, a[2].s, a[3].s, a[4].s, a[5].s, a[6].s, a[7].s};
         if (pg_query(pg, ENTRIES_INSERT_SQL, 9, p, NULL) != 0) {
             if (!strncmp(pg->sqlstate, "23", 2))
                 error_add(c, 0, "entries", "the database refused the data: %.300s", pg->err);
             else db_error(c, pg, "writing the entries");
-            rc = -1;
+            return -1;
         }
     }
-    for (int k = 0; k < 8; k++) free(a[k].s);
-    if (rc != 0) return -1;
+    if (m->kept > 0) {
+        char base[16];
+        snprintf(base, sizeof base, "%d", m->base);
+        const char *p[] = {ver, base, m->prefix};
+        PGresult *k = NULL;
+        if (pg_query(pg, ENTRIES_KEEP_SQL, 3, p, &k) != 0) {
+            db_error(c, pg, "keeping the entries outside the scope");
+            return -1;
+        }
+        long copied = atol(PQcmdTuples(k));
+        PQclear(k);
+        if (copied != m->kept) { /* the lock makes this impossible; refuse rather than guess */
+            snprintf(c->err, sizeof c->err, "kept %ld entries of version %d, expected %ld", copied, m->base, m->kept);
+            return -1;
+        }
+    }
     json_t *detail = json_pack("{s:s,s:s,s:I,s:i}", "file", c->file, "sha256", c->sha256, "entries",
-                               (json_int_t)c->n, "version", res->version);
+                               (json_int_t)res->entries, "version", res->version);
     if (detail && note) json_object_set_new(detail, "note", json_string(note));
+    if (detail && c->scope[0])
+        json_object_set_new(detail, "scope",
+                            json_pack("{s:s,s:I,s:I,s:i}", "region", c->scope, "file_entries", (json_int_t)c->n,
+                                      "kept_entries", (json_int_t)m->kept, "kept_from", m->base));
     char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
     json_decref(detail);
     if (text == NULL) return oom(c);
     char object[40];
     snprintf(object, sizeof object, "catalogue:%d", res->version);
     const char *pa[] = {object, text, principal_id > 0 ? who : NULL};
-    rc = pg_query(pg,
-                  "INSERT INTO audit_log (action, object, detail, principal_id)"
-                  " VALUES ('catalogue.import', $1, $2::jsonb, $3::bigint)",
-                  3, pa, NULL);
+    int rc = pg_query(pg,
+                      "INSERT INTO audit_log (action, object, detail, principal_id)"
+                      " VALUES ('catalogue.import', $1, $2::jsonb, $3::bigint)",
+                      3, pa, NULL);
     free(text);
     if (rc != 0) db_error(c, pg, "writing the audit log");
     return rc;
@@ -868,6 +939,8 @@ int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long pr
      * database (and nothing written), so one report names every problem. */
     long long *lead = calloc(c->n, sizeof *lead);
     char **co_lit = calloc(c->n, sizeof *co_lit);
+    pg_array_t a[8] = {{0}};
+    PGresult *r = NULL;
     int rc = -1;
     if (lead == NULL || co_lit == NULL) {
         oom(c);
@@ -877,29 +950,70 @@ int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long pr
         db_error(c, pg, "begin");
         goto out;
     }
-    /* Two imports at once would both take "the highest version + 1". */
+    /* Two imports at once would both take "the highest version + 1" (and a scoped one would
+     * keep the other regions' entries of a version that is no longer in force). */
     if (pg_query(pg, "SELECT pg_advisory_xact_lock(hashtext('jiesu.catalogue.import'))", 0, NULL, NULL) != 0) {
         db_error(c, pg, "locking");
         goto fail;
     }
     if (db_check(c, pg, lead, co_lit) != 0 || c->nerrors) goto fail;
-    PGresult *r = NULL;
     if (pg_query(pg, "SELECT version, sha256, entries FROM catalogue_versions ORDER BY version DESC LIMIT 1", 0, NULL,
                  &r) != 0) {
         db_error(c, pg, "reading the version in force");
         goto fail;
     }
-    if (PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 1), c->sha256)) {
-        res.version = atoi(PQgetvalue(r, 0, 0));
-        res.entries = atol(PQgetvalue(r, 0, 2));
-        res.unchanged = 1;
+    merge_t m = {.sha256 = c->sha256};
+    char base_sha[65] = "", prefix[64] = "", merged_sha[65];
+    long base_entries = 0;
+    if (PQntuples(r) == 1) {
+        m.base = atoi(PQgetvalue(r, 0, 0));
+        snprintf(base_sha, sizeof base_sha, "%s", PQgetvalue(r, 0, 1));
+        base_entries = atol(PQgetvalue(r, 0, 2));
+    }
+    PQclear(r);
+    r = NULL;
+    if (rows_build(c, lead, co_lit, a) != 0) goto fail;
+    int unchanged;
+    if (c->scope[0] == '\0') {
+        /* The whole catalogue: the same file as the version in force changes nothing. */
+        unchanged = m.base > 0 && !strcmp(base_sha, c->sha256);
+    } else {
+        /* One region's part: the new version is the file's entries plus the version in force's
+         * entries outside the scope, unchanged; it changes nothing when the file's entries are
+         * those the version in force has inside the scope. */
+        scope_prefix(c->scope, prefix, sizeof prefix);
+        char base[16];
+        snprintf(base, sizeof base, "%d", m.base);
+        const char *p[] = {base, prefix, a[0].s, a[1].s, a[2].s, a[3].s, a[4].s, a[5].s, a[6].s};
+        if (pg_query(pg, SCOPE_COMPARE_SQL, 9, p, &r) != 0) {
+            db_error(c, pg, "comparing with the version in force");
+            goto fail;
+        }
+        unchanged = m.base > 0 && atol(PQgetvalue(r, 0, 0)) == 0;
+        m.kept = atol(PQgetvalue(r, 0, 1));
+        m.prefix = prefix;
         PQclear(r);
+        r = NULL;
+        if (m.kept > 0) {
+            /* Not the file's digest: a deployment-wide import of this file must not pass for
+             * a no-op. The digest of what the version was made from instead. */
+            char text[256];
+            int n = snprintf(text, sizeof text, "jiesu.catalogue.merge\nfile %s\nscope %s\nkept from %d %s\n",
+                             c->sha256, c->scope, m.base, base_sha);
+            pg_sha256_hex(text, n > 0 && (size_t)n < sizeof text ? (size_t)n : sizeof text - 1, merged_sha);
+            m.sha256 = merged_sha;
+        }
+    }
+    if (unchanged) {
+        res.version = m.base;
+        res.entries = base_entries;
+        res.kept = m.kept;
+        res.unchanged = 1;
         pg_rollback(pg);
         rc = 0;
         goto out;
     }
-    PQclear(r);
-    if (db_write(c, pg, note, principal_id, lead, co_lit, &res) != 0) goto fail;
+    if (db_write(c, pg, note, principal_id, a, &m, &res) != 0) goto fail;
     if (pg_commit(pg) != 0) {
         db_error(c, pg, "commit");
         goto out;
@@ -909,6 +1023,7 @@ int catalogue_import_by(catalogue_t *c, pg_t *pg, const char *note, long long pr
 fail:
     pg_rollback(pg);
 out:
+    for (int k = 0; k < 8; k++) free(a[k].s);
     if (co_lit)
         for (size_t i = 0; i < c->n; i++) free(co_lit[i]);
     free(co_lit);

@@ -56,7 +56,9 @@ int catalogue_parse_json(catalogue_t *c, const char *name, const char *buf, size
 int catalogue_load_file(catalogue_t *c, const char *path) JS_MUST_CHECK;
 
 /* Entries whose region is outside region `scope` (NULL or "" = no limit) are errors, kept like
- * parsing's: what a provincial principal imports must lie in its province. 0 when none. */
+ * parsing's: what a provincial principal imports must lie in its province. 0 when none. The
+ * scope is also remembered for catalogue_import: a scoped file is the scope's part of the
+ * catalogue, not the whole of it (see there). Calling it with NULL or "" forgets the scope. */
 int catalogue_scope_check(catalogue_t *c, const char *scope);
 
 /* Entries read without error so far. */
@@ -66,15 +68,22 @@ size_t catalogue_entry_count(const catalogue_t *c);
 typedef struct catalogue_import_result {
     int version;   /* the version now in force */
     long entries;  /* entries in it */
-    int unchanged; /* the file equals the version in force: no version was added */
+    int unchanged; /* the result would equal the version in force: no version was added */
+    long kept;     /* scoped import: entries of the version in force outside the scope, kept */
 } catalogue_import_result_t;
 
 /* Checks every entry against the database — its region exists; its lead and co-handlers exist,
  * are active, and each serves the entry's whole region (its region is the entry's or one above
  * it); the tier is the lead's region's tier — and, when everything is right, adds a new version
- * holding all entries in one transaction (under an advisory lock), with one audit_log row
- * 'catalogue.import'. A file equal (by SHA-256) to the version in force adds nothing. note (may
- * be NULL) is kept with the version. 0 when committed or unchanged; -1 when nothing was written:
+ * in one transaction (under an advisory lock), with one audit_log row 'catalogue.import'.
+ * Without a scope (jiesuctl, an operator of the whole deployment) the file is the whole
+ * catalogue: the new version holds its entries only, and a file equal (by SHA-256) to the one
+ * of the version in force adds nothing. With a scope (catalogue_scope_check, a province's
+ * principal) the file is the scope's part: the new version holds the file's entries plus the
+ * version in force's entries outside the scope, copied unchanged, so one province's import
+ * never removes another's; it adds nothing when the file's entries equal (matter, region,
+ * tier, lead, co-handlers in order, dispatch, basis) those the version in force has inside the
+ * scope. note (may be NULL) is kept with the version. 0 when committed or unchanged; -1 when nothing was written:
  * the input is wrong (catalogue_error_count > 0, every problem named) or the database failed
  * (catalogue_strerror). pg must not be inside a transaction. */
 int catalogue_import(catalogue_t *c, pg_t *pg, const char *note,

@@ -89,6 +89,7 @@ struct territory {
     smap_t region_idx; /* code → index in regions */
     smap_t unit_idx;   /* code → index in units */
     smap_t ext;        /* code → tier, regions found in the database (import only) */
+    char scope[64];    /* territory_scope_check's region: the import may not take units outside it */
     int use_ext;
     int regions_read, units_read;
     file_t files[MAX_FILES];
@@ -868,7 +869,9 @@ static int validate(territory_t *t)
 
 int territory_scope_check(territory_t *t, const char *scope)
 {
+    t->scope[0] = '\0';
     if (scope == NULL || *scope == '\0') return 0;
+    snprintf(t->scope, sizeof t->scope, "%s", scope);
     errors_drop_cross(t);
     for (size_t k = 0; k < t->nregions; k++) {
         const region_t *g = &t->regions[k];
@@ -1081,6 +1084,44 @@ static int centres_precheck(territory_t *t, pg_t *pg)
     return rc;
 }
 
+/* A scoped import may not take over a unit of another jurisdiction: units are upserted by
+ * code, and a code is one unit across the deployment, so a row reusing the code of a unit whose
+ * region lies outside the scope would move that unit (with its cases, staff and catalogue
+ * entries) into the importer's province. Found before writing, so the message names the line.
+ * Regions need no such check: a region is its code, and the scope check already refuses every
+ * code outside the scope (codes nest by prefix, which the database enforces). */
+static int scope_precheck(territory_t *t, pg_t *pg)
+{
+    if (t->scope[0] == '\0' || t->nunits == 0) return 0;
+    pg_array_t a = {0};
+    pg_array_start(&a);
+    for (size_t k = 0; k < t->nunits; k++) pg_array_add(&a, t->units[k].code);
+    pg_array_end(&a);
+    if (a.oom) {
+        free(a.s);
+        return oom(t);
+    }
+    const char *params[] = {a.s};
+    PGresult *res = NULL;
+    int rc = 0;
+    if (pg_query(pg, "SELECT code, region_code FROM units WHERE code = ANY($1::text[])", 1, params, &res) != 0) {
+        db_error(t, pg, "looking up units");
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        const char *region = PQgetvalue(res, i, 1);
+        if (parent_prefixes(t->scope, region)) continue;
+        int *k = smap_get(&t->unit_idx, PQgetvalue(res, i, 0));
+        if (k == NULL) continue;
+        const unit_t *u = &t->units[*k];
+        error_add(t, u->file, u->line, "code", "%s is already the code of a unit of region %s, outside your "
+                  "jurisdiction (%s): choose another code", u->code, region, t->scope);
+    }
+    PQclear(res);
+    free(a.s);
+    return rc;
+}
+
 /* Counts from "SELECT inserted, updated". */
 static void read_counts(PGresult *res, long *ins, long *upd)
 {
@@ -1249,7 +1290,7 @@ int territory_import_by(territory_t *t, pg_t *pg, long long principal_id, const 
     t->use_ext = 0;
     if (rc != 0 && t->nerrors == 0) goto fail; /* out of memory */
     /* Even with errors already found, so that one report lists them all. */
-    if (centres_precheck(t, pg) != 0 || t->nerrors) goto fail;
+    if (scope_precheck(t, pg) != 0 || centres_precheck(t, pg) != 0 || t->nerrors) goto fail;
     for (int tier = 1; tier <= 4; tier++)
         if (regions_upsert(t, pg, tier, &st) != 0) goto fail;
     if (units_upsert(t, pg, 0, &st) != 0 || units_upsert(t, pg, 1, &st) != 0) goto fail;

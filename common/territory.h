@@ -72,7 +72,11 @@ int territory_load_regions(territory_t *t, const char *path) JS_MUST_CHECK;
 int territory_load_units(territory_t *t, const char *path) JS_MUST_CHECK;
 
 /* Rows outside region `scope` (a code; NULL or "" = no limit) are errors, kept like parsing's:
- * what a provincial principal imports must lie in its province. 0 when none; -1 otherwise. */
+ * what a provincial principal imports must lie in its province. 0 when none; -1 otherwise.
+ * The scope is also remembered for territory_import: there a unit row whose code is already
+ * the code of a unit of a region outside the scope is an error on the row's `code` (the upsert
+ * by code would otherwise move another province's unit into this one). Region codes need no
+ * such check: a code outside the scope is refused here already. NULL or "" forgets the scope. */
 int territory_scope_check(territory_t *t, const char *scope);
 
 /* Cross-row checks without a database: every parent and every unit's region must be in the

@@ -192,6 +192,7 @@ void dsp_h_territory_import(http_req_t *req, void *arg)
         http_reply_error(req, 500, "internal", NULL, "the data could not be read: %s", territory_strerror(t));
         goto out;
     }
+    /* Also remembered for the import: a unit code of another region may not be reused. */
     (void)territory_scope_check(t, p->region_code);
     if (territory_error_count(t) == 0) {
         territory_stats_t st;
@@ -308,13 +309,15 @@ void dsp_h_catalogue_import(http_req_t *req, void *arg)
         http_reply_error(req, 500, "internal", NULL, "the data could not be read: %s", catalogue_strerror(c));
         goto out;
     }
+    /* A principal with a region imports that region's part of the catalogue: the new version
+     * keeps the other regions' entries (catalogue_import_by). */
     (void)catalogue_scope_check(c, p->region_code);
     catalogue_import_result_t res;
     /* Even with errors found already: the rows that read well are checked against the database
      * too (nothing is written), so the one answer names every problem. */
     if (catalogue_import_by(c, ds->pg, note, p->id, &res) == 0) {
         LOGI("catalogue imported", LF_STR("req", http_req_id(req)), LF_INT("principal", p->id),
-             LF_INT("version", res.version), LF_INT("entries", res.entries),
+             LF_INT("version", res.version), LF_INT("entries", res.entries), LF_INT("kept", res.kept),
              LF_STR("unchanged", res.unchanged ? "yes" : "no"));
         char loc[64];
         snprintf(loc, sizeof loc, "/v1/catalogue/versions/%d", res.version);

@@ -4,8 +4,9 @@
 Appeals are registered and accepted through jiesu-intake; everything after that goes through
 Kafka and jiesu-dispatcher: automatic dispatch from the catalogue, the centres' queues and manual
 dispatch, the units' work, returns, remit decisions, escalation and hand-down, extensions capped
-by the profile, the 409 race across two instances, scope refusals, the assignment form, and bad
-inputs that must write nothing. Python's standard library only; one line per check; exit 1 if
+by the profile, the 409 race across two instances, scope refusals, the assignment form, bad
+inputs that must write nothing, and a second province: a province's import may neither take
+over the other's units nor drop its catalogue entries. Python's standard library only; one line per check; exit 1 if
 any failed.
 """
 import concurrent.futures
@@ -789,6 +790,55 @@ s, r, _ = call("POST", "/v1/catalogue/versions", T["T_OPERATOR"],
                {"note": "again", "entries": [dict(reversed(list(e.items()))) for e in entries]})
 check("  … the same entries, keys in another order → 200 unchanged", s == 200 and r.get("unchanged") is True
       and r.get("version") == V3, (s, r))
+# ==== M. two provinces: a province's import is its own part only ====================================
+print("two provinces: a province's import is its own part only:")
+# the deployment's operator adds a second (fictitious) province, 99
+P2 = "990000"
+s, r, _ = call("POST", "/v1/territory/import", T["T_OPERATOR"], {
+    "regions": [{"code": P2, "name": "测试乙省", "tier": 1, "policy_profile": "guangxi"}],
+    "units_csv": ("code,name,region_code,kind,head_name,deputy_head_name\n"
+                  f"{P2}-CENTRE,测试乙省专班,{P2},centre,,\n{P2}-FGW,测试乙省发展改革委,{P2},department,乙主任,\n"),
+    "note": "e2e: a second province"})
+check("the operator adds province 99 (a region and two units) → 200", s == 200 and r.get("changed") is True, (s, r))
+p2_unit = sql(f"SELECT id || '|' || region_code || '|' || name || '|' || head_name FROM units WHERE code = '{P2}-FGW'")
+audit_t = sql("SELECT count(*) FROM audit_log WHERE action = 'territory.import'")
+# Guangxi's centre reuses province 99's unit code: the upsert by code would move that unit
+steal = ("code,name,region_code,kind,head_name,deputy_head_name\n"
+         "450000-E2E,自治区测试单位,450000,department,,\n"
+         f"{P2}-FGW,自治区发展改革委冒用,450000,department,,\n")
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], {"units_csv": steal})
+errs = r.get("error", {}).get("errors", []) if isinstance(r, dict) else []
+check("Guangxi's centre reusing province 99's unit code → 422 naming units_csv line 3, field code",
+      s == 422 and has("units_csv", 3, "code") and any(P2 in e["message"] and "jurisdiction" in e["message"] for e in errs)
+      and len(errs) == 1, (s, r))
+check("  … nothing changed: 99's unit as it was, the good row not written, no audit row",
+      (sql(f"SELECT id || '|' || region_code || '|' || name || '|' || head_name FROM units WHERE code = '{P2}-FGW'"),
+       sql("SELECT count(*) FROM units WHERE code = '450000-E2E'"),
+       sql("SELECT count(*) FROM audit_log WHERE action = 'territory.import'"))
+      == (p2_unit, "0", audit_t) and p2_unit.split("|")[1:] == [P2, "测试乙省发展改革委", "乙主任"])
+# the catalogue: the whole of it (Guangxi's part + one entry of 99) by the operator, then
+# Guangxi's part by Guangxi's centre: 99's entry stays in every new version
+M99 = "乙省事项"
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_OPERATOR"], cat2.rstrip("\n") + f"\n{M99},{P2},province,{P2}-FGW,,auto,乙省依据\n",
+                   "?note=two%20provinces&source=whole.csv")
+VW = r.get("version") if isinstance(r, dict) else None
+check("the operator imports the whole catalogue (both provinces) → 201", s == 201 and r.get("entries") == nlines + 1, (s, r))
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], cat2)
+check("  … Guangxi's centre imports Guangxi's part, as it is in force → 200 unchanged", s == 200
+      and r.get("unchanged") is True and r.get("version") == VW, (s, r))
+MATTER3 = "第二次API导入事项"
+s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"],
+                   cat2.rstrip("\n") + f"\n{MATTER3},450103,county,450103-SCJG,,auto,\n", "?source=guangxi-part.csv")
+VG = r.get("version") if isinstance(r, dict) else None
+check("  … Guangxi's centre imports Guangxi's part with one more entry → 201; the version keeps 99's entry",
+      s == 201 and VG == (VW or 0) + 1 and r.get("entries") == nlines + 2, (s, r))
+row99 = ("SELECT matter_type || region_code || tier || lead_unit_id || co_unit_ids::text || dispatch || basis || line"
+         f" FROM catalogue_entries WHERE region_code = '{P2}' AND version = ")
+check("  … 99's entry copied unchanged into the new version", VG is not None and sql(row99 + str(VG)) == sql(row99 + str(VW))
+      and sql(row99 + str(VG)) != "" and sql(f"SELECT entries FROM catalogue_versions WHERE version = {VG}") == str(nlines + 2))
+s, r, _ = call("GET", f"/v1/catalogue/versions/current?matter_type={urllib.parse.quote(M99)}", T["T_SUP"])
+check("  … and is what the version in force says for 99's matter type", s == 200 and r.get("version") == VG
+      and [(e.get("region_code"), e.get("lead_unit")) for e in r.get("items", [])] == [(P2, f"{P2}-FGW")], (s, r))
 big = "matter_type,region_code,tier,lead_unit,co_handlers,dispatch,basis\n" + "x" * (1100 * 1024)
 s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], big)
 check("a body over http_max_body (1 MiB) → 413", s == 413 and is_error(r), (s, r))

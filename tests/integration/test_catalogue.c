@@ -7,10 +7,12 @@
  * ones; routing takes the most specific entry of the version in force, walking up the regions,
  * and reports deactivated units; versions are append-only; the shipped Guangxi catalogue imports
  * against the Guangxi territory and routes as the generator meant; `jiesuctl catalogue` exits
- * 0/1/2 as documented.
+ * 0/1/2 as documented; a province's import (scoped) replaces only its own part and keeps
+ * another province's entries in the new version.
  *
- * A fictitious province 94 holds what the tests invent (test_territory uses 95–98), imported
- * through the territory module; the catalogue versions pile up, so every expectation is relative
+ * A fictitious province 94 holds what the tests invent (93 is a second province; test_territory
+ * uses 91, 92 and 95–98), imported through the territory module; the catalogue versions pile
+ * up, so every expectation is relative
  * to the version in force when the test starts, and the binary can run again on the same database.
  */
 #include <stdarg.h>
@@ -395,6 +397,173 @@ static void test_cli(void **state)
     free(e);
 }
 
+/* Two provinces, one catalogue: a province's principal imports its own part, and the new
+ * version keeps the other province's entries as they were (they route as before); the same
+ * part again — byte for byte, or its rows in another order — adds nothing; a deployment-wide
+ * import still means "this file is the whole catalogue". Province 93 is B, 94 (setup) is A. */
+static const char regions93[] = TERRITORY_REGIONS_HEADER "\n"
+                                "930000,乙测试省,1,,guangxi\n"
+                                "930100,乙测试市,2,930000,\n";
+static const char units93[] = TERRITORY_UNITS_HEADER "\n"
+                              "930000-CENTRE,乙测试省专班,930000,centre,,\n"
+                              "930000-FGW,乙测试省发展改革委,930000,department,,\n"
+                              "930100-CENTRE,乙测试市中心,930100,centre,,\n"
+                              "930100-JT,乙测试市交通运输局,930100,department,,\n"
+                              "930100-ZJ,乙测试市住建局,930100,department,,\n";
+
+static catalogue_t *scoped(const char *name, const char *text, const char *scope)
+{
+    catalogue_t *c = catalogue_new();
+    assert_non_null(c);
+    assert_int_equal(catalogue_parse_csv(c, name, text, strlen(text)), 0);
+    assert_int_equal(catalogue_error_count(c), 0);
+    if (scope) assert_int_equal(catalogue_scope_check(c, scope), 0);
+    return c;
+}
+
+static int import_ok(catalogue_t *c, long long who, catalogue_import_result_t *res)
+{
+    int rc = catalogue_import_by(c, pg, "two provinces", who, res);
+    if (rc != 0) {
+        catalogue_errors_write(c, stderr);
+        fprintf(stderr, "%s\n", catalogue_strerror(c));
+    }
+    return rc;
+}
+
+static void test_scoped_import_keeps_other_provinces(void **state)
+{
+    (void)state;
+    territory_t *t = territory_new();
+    assert_int_equal(territory_parse_regions(t, "regions93.csv", regions93, strlen(regions93)), 0);
+    assert_int_equal(territory_parse_units(t, "units93.csv", units93, strlen(units93)), 0);
+    assert_int_equal(territory_import(t, pg, NULL), 0);
+    territory_free(t);
+    char name[160], sql[2048];
+    snprintf(name, sizeof name, "乙省专班-%s", itest_run_id());
+    const char *pn[] = {name};
+    PGresult *r = NULL;
+    assert_int_equal(pg_query(pg, "INSERT INTO principals (name, role, region_code) VALUES ($1, 'centre', '930000') RETURNING id",
+                              1, pn, &r), 0);
+    long long b_centre = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    const char *id = itest_run_id();
+    char a_rows[1024], b1[1024], b2[1024], b2_reordered[1024], whole[4096];
+    snprintf(a_rows, sizeof a_rows,
+             "甲事项-%s,940000,province,940000-FGW,,auto,甲省兜底\n"
+             "甲事项-%s,940102,county,940102-ZJ,940102-JT,auto,甲区住建\n", id, id);
+    snprintf(b1, sizeof b1,
+             "乙事项-%s,930000,province,930000-FGW,,auto,乙省兜底\n"
+             "乙事项-%s,930100,city,930100-JT,,auto,乙市交通\n", id, id);
+    snprintf(b2, sizeof b2,
+             CATALOGUE_CSV_HEADER "\n"
+             "乙事项-%s,930000,province,930000-FGW,,auto,乙省兜底\n"
+             "乙事项-%s,930100,city,930100-ZJ,930100-JT,centre,乙市住建改为牵头\n"
+             "乙新事项-%s,930100,city,930100-JT,,auto,\n", id, id, id);
+    snprintf(b2_reordered, sizeof b2_reordered,
+             CATALOGUE_CSV_HEADER "\n"
+             "乙新事项-%s,930100,city,930100-JT,,auto,\n"
+             "乙事项-%s,930100,city,930100-ZJ,930100-JT,centre,乙市住建改为牵头\n"
+             "乙事项-%s,930000,province,930000-FGW,,auto,乙省兜底\n", id, id, id);
+    char ma[96], mb[96];
+    snprintf(ma, sizeof ma, "甲事项-%s", id);
+    snprintf(mb, sizeof mb, "乙事项-%s", id);
+
+    /* the whole catalogue, both provinces, by the deployment's operator */
+    snprintf(whole, sizeof whole, CATALOGUE_CSV_HEADER "\n%s%s", a_rows, b1);
+    catalogue_t *c = scoped("whole.csv", whole, NULL);
+    catalogue_import_result_t res;
+    assert_int_equal(import_ok(c, 0, &res), 0);
+    int v1 = res.version;
+    assert_int_equal(res.entries, 4);
+    catalogue_free(c);
+    catalogue_match_t a_before, m;
+    assert_int_equal(catalogue_route(pg, ma, "940102001", &a_before), 0);
+    assert_int_equal(a_before.found, 1);
+    assert_int_equal(a_before.version, v1);
+
+    /* B's centre imports B's part: A's entries stay, unchanged */
+    c = scoped("api:b.csv", b2, "930000");
+    assert_int_equal(import_ok(c, b_centre, &res), 0);
+    int v2 = res.version;
+    assert_int_equal(v2, v1 + 1);
+    assert_int_equal(res.unchanged, 0);
+    assert_int_equal(res.kept, 2);
+    assert_int_equal(res.entries, 5);
+    catalogue_free(c);
+    snprintf(sql, sizeof sql, "SELECT entries FROM catalogue_versions WHERE version = %d", v2);
+    assert_int_equal(itest_scalar(pg, sql), 5);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM ((SELECT matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch, basis, line"
+             "  FROM catalogue_entries WHERE version = %d AND region_code LIKE '94%%'"
+             " EXCEPT ALL SELECT matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch, basis, line"
+             "  FROM catalogue_entries WHERE version = %d AND region_code LIKE '94%%')"
+             " UNION ALL (SELECT matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch, basis, line"
+             "  FROM catalogue_entries WHERE version = %d AND region_code LIKE '94%%'"
+             " EXCEPT ALL SELECT matter_type, region_code, tier, lead_unit_id, co_unit_ids, dispatch, basis, line"
+             "  FROM catalogue_entries WHERE version = %d AND region_code LIKE '94%%')) d",
+             v1, v2, v2, v1);
+    assert_int_equal(itest_scalar(pg, sql), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM catalogue_entries WHERE version = %d AND region_code LIKE '93%%'", v2);
+    assert_int_equal(itest_scalar(pg, sql), 3);
+    snprintf(sql, sizeof sql,
+             "SELECT (detail->'scope'->>'kept_entries')::int * 100 + (detail->'scope'->>'file_entries')::int"
+             "  FROM audit_log WHERE action = 'catalogue.import' AND object = 'catalogue:%d' AND principal_id = %lld",
+             v2, b_centre);
+    assert_int_equal(itest_scalar(pg, sql), 203);
+    /* A's matter routes as before, by the new version */
+    assert_int_equal(catalogue_route(pg, ma, "940102001", &m), 0);
+    assert_int_equal(m.found, 1);
+    assert_int_equal(m.version, v2);
+    assert_string_equal(m.region_code, a_before.region_code);
+    assert_int_equal(m.lead_unit_id, a_before.lead_unit_id);
+    assert_int_equal(m.nco, a_before.nco);
+    assert_int_equal(m.co_unit_ids[0], a_before.co_unit_ids[0]);
+    assert_string_equal(m.basis, "甲区住建");
+    assert_int_equal(catalogue_route(pg, ma, "940100", &m), 0);
+    assert_string_equal(m.region_code, "940000");
+    /* and B's by its new entries */
+    assert_int_equal(catalogue_route(pg, mb, "930100", &m), 0);
+    assert_int_equal(m.lead_unit_id, itest_scalar(pg, "SELECT id FROM units WHERE code = '930100-ZJ'"));
+    assert_int_equal(m.centre_decides, 1);
+
+    /* the same part again, then its rows in another order: no new version */
+    c = scoped("api:b.csv", b2, "930000");
+    assert_int_equal(import_ok(c, b_centre, &res), 0);
+    assert_int_equal(res.unchanged, 1);
+    assert_int_equal(res.version, v2);
+    assert_int_equal(res.entries, 5);
+    catalogue_free(c);
+    c = scoped("api:b-sorted.csv", b2_reordered, "930000");
+    assert_int_equal(import_ok(c, b_centre, &res), 0);
+    assert_int_equal(res.unchanged, 1);
+    assert_int_equal(res.version, v2);
+    catalogue_free(c);
+    assert_int_equal(version_now(), v2);
+
+    /* A's centre then imports A's part: B's new entries stay */
+    snprintf(whole, sizeof whole, CATALOGUE_CSV_HEADER "\n%s甲新事项-%s,940100,city,940100-JT,,auto,\n", a_rows, id);
+    c = scoped("api:a.csv", whole, "940000");
+    assert_int_equal(import_ok(c, 0, &res), 0);
+    assert_int_equal(res.version, v2 + 1);
+    assert_int_equal(res.kept, 3);
+    assert_int_equal(res.entries, 6);
+    catalogue_free(c);
+    assert_int_equal(catalogue_route(pg, mb, "930100", &m), 0);
+    assert_int_equal(m.lead_unit_id, itest_scalar(pg, "SELECT id FROM units WHERE code = '930100-ZJ'"));
+
+    /* a deployment-wide import of B's file alone is still the whole catalogue: a new version
+     * (not taken for the merged one) without A's entries */
+    c = scoped("b.csv", b2, NULL);
+    assert_int_equal(import_ok(c, 0, &res), 0);
+    assert_int_equal(res.unchanged, 0);
+    assert_int_equal(res.version, v2 + 2);
+    assert_int_equal(res.entries, 3);
+    catalogue_free(c);
+    assert_int_equal(catalogue_route(pg, ma, "940102001", &m), 0);
+    assert_int_equal(m.found, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_versions_are_append_only),
         cmocka_unit_test(test_guangxi),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_scoped_import_keeps_other_provinces),
     };
     return cmocka_run_group_tests_name("catalogue (PostgreSQL)", tests, setup, teardown);
 }

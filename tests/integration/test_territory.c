@@ -4,10 +4,11 @@
  * second import of the same files changes nothing (not even the id sequence); a changed name
  * is updated; parents and regions already in the database are found; a file with one bad row
  * among good ones writes nothing — whether the row is caught before writing or refused by the
- * database halfway through; a province-sized import (1,400 regions, 20,000 units) is fast; and
+ * database halfway through; a province's (scoped) import cannot take over another province's
+ * unit by reusing its code; a province-sized import (1,400 regions, 20,000 units) is fast; and
  * `jiesuctl territory import` exits 0/1/2 as documented.
  *
- * The test database is migrated by tests/run.sh. Fictitious provinces 95, 96, 97 and 98 hold
+ * The test database is migrated by tests/run.sh. Fictitious provinces 91, 92, 95, 96, 97 and 98 hold
  * what the tests invent, so the Guangxi counts stay exact; each test clears its own leftovers
  * first, so the binary can run again on the same database.
  */
@@ -335,6 +336,87 @@ static void test_province_scale_is_fast(void **state)
     clear_prefix("95");
 }
 
+/* A province's principal (scoped import) may not take over another province's unit by reusing
+ * its code — the upsert by code would move it — nor touch a region outside its province: each
+ * such row is an error naming the line and field, and nothing is written. Its own units, old and
+ * new, import as usual. Province 91 is A, 92 is B. */
+static void test_scoped_import_cannot_take_other_units(void **state)
+{
+    (void)state;
+    clear_prefix("91");
+    clear_prefix("92");
+    territory_t *t = from_text(TERRITORY_REGIONS_HEADER "\n"
+                               "910000,甲测试省,1,,guangxi\n"
+                               "920000,乙测试省,1,,guangxi\n",
+                               TERRITORY_UNITS_HEADER "\n"
+                               "910000-CENTRE,甲测试省专班,910000,centre,,\n"
+                               "910000-FGW,甲测试省发展改革委,910000,department,甲主任,\n"
+                               "920000-CENTRE,乙测试省专班,920000,centre,,\n");
+    assert_int_equal(territory_import(t, pg, NULL), 0);
+    territory_free(t);
+    long long audits = itest_scalar(pg, "SELECT count(*) FROM audit_log WHERE action = 'territory.import'");
+    long long fgw = itest_scalar(pg, "SELECT id FROM units WHERE code = '910000-FGW'");
+    const char *fgw_row = "SELECT count(*) FROM units WHERE code = '910000-FGW' AND region_code = '910000'"
+                          " AND name = '甲测试省发展改革委' AND kind = 'department' AND head_name = '甲主任'";
+
+    /* B's centre reuses A's unit code on line 3 (and A's centre's on line 4) */
+    t = from_text(NULL, TERRITORY_UNITS_HEADER "\n"
+                        "920000-JT,乙测试省交通运输厅,920000,department,,\n"
+                        "910000-FGW,乙测试省发展改革委,920000,department,乙主任,\n"
+                        "910000-CENTRE,乙测试省另一专班,920000,department,,\n");
+    assert_int_equal(territory_scope_check(t, "920000"), 0);
+    territory_stats_t st;
+    assert_int_equal(territory_import_by(t, pg, 0, "takeover", &st), -1);
+    assert_int_equal(territory_error_count(t), 2);
+    assert_true(has_error(t, "units.csv:3: code: ", "910000-FGW is already the code of a unit of region 910000"));
+    assert_true(has_error(t, "units.csv:4: code: ", "outside your jurisdiction (920000)"));
+    json_t *j = territory_errors_json(t);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "line")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "field")), "code");
+    json_decref(j);
+    territory_free(t);
+    /* nothing changed: A's unit as it was, B's new unit not written, no audit row */
+    assert_int_equal(itest_scalar(pg, fgw_row), 1);
+    assert_int_equal(itest_scalar(pg, "SELECT id FROM units WHERE code = '910000-FGW'"), fgw);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM units WHERE code = '920000-JT'"), 0);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM units WHERE code = '910000-CENTRE' AND region_code = '910000'"
+                                      " AND kind = 'centre'"), 1);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM audit_log WHERE action = 'territory.import'"), audits);
+
+    /* a region of A: refused by the scope check already, on its code */
+    t = from_text(TERRITORY_REGIONS_HEADER "\n"
+                  "920100,乙测试市,2,920000,\n"
+                  "910000,改名的甲省,1,,guangxi\n", NULL);
+    assert_int_equal(territory_scope_check(t, "920000"), -1);
+    assert_true(has_error(t, "regions.csv:3: code: ", "outside your jurisdiction"));
+    territory_free(t);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM regions WHERE code = '910000' AND name = '甲测试省'"), 1);
+
+    /* the same import without the stolen codes: B's own units, one kept and one new */
+    t = from_text(NULL, TERRITORY_UNITS_HEADER "\n"
+                        "920000-CENTRE,乙测试省专班,920000,centre,,\n"
+                        "920000-JT,乙测试省交通运输厅,920000,department,,\n");
+    assert_int_equal(territory_scope_check(t, "920000"), 0);
+    int rc = territory_import_by(t, pg, 0, "own units", &st);
+    if (rc) print_errors(t);
+    assert_int_equal(rc, 0);
+    assert_int_equal(st.units_inserted, 1);
+    assert_int_equal(st.units_unchanged, 1);
+    territory_free(t);
+    assert_int_equal(itest_scalar(pg, fgw_row), 1);
+
+    /* the deployment's operator (no scope) still may move a unit between provinces */
+    t = from_text(NULL, TERRITORY_UNITS_HEADER "\n910000-FGW,甲测试省发展改革委,920000,department,甲主任,\n");
+    assert_int_equal(territory_scope_check(t, NULL), 0);
+    assert_int_equal(territory_import_by(t, pg, 0, NULL, &st), 0);
+    assert_int_equal(st.units_updated, 1);
+    territory_free(t);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM units WHERE code = '910000-FGW' AND region_code = '920000'"), 1);
+    clear_prefix("91");
+    clear_prefix("92");
+}
+
 static int run_cli(int argc, ...)
 {
     char *argv[16];
@@ -374,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_bad_row_writes_nothing),
         cmocka_unit_test(test_database_refusal_rolls_back),
         cmocka_unit_test(test_province_scale_is_fast),
+        cmocka_unit_test(test_scoped_import_cannot_take_other_units),
         cmocka_unit_test(test_cli_import),
     };
     return cmocka_run_group_tests_name("territory", tests, setup, teardown);
