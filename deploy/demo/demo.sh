@@ -142,4 +142,4 @@ done
 
 say "Done"
 echo "The stack is still running (make status; make down to stop it). Logs: $LOGS"
-echo "What comes next, issue by issue: intake (3), dispatch (4), deadlines (5), revisit (6), reporting (7)."
+echo "Benchmarks: make bench-intake, bench-dispatch, bench-timers, bench-reporting, bench-outbox (figures in bench/README.md)."
