@@ -419,33 +419,13 @@ out:
 
 static char *read_file(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-        if (n + 1 == cap) {
-            if (cap > (16u << 20)) {
-                seterr(err, errlen, "%s: larger than 16 MB", path);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            char *g = realloc(buf, cap *= 2);
-            if (g == NULL) free(buf);
-            buf = g;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    else if (err && !err[0]) seterr(err, errlen, "%s: out of memory", path);
-    return buf;
+    char *buf;
+    size_t len;
+    if (fsutil_read(path, 16u << 20, &buf, &len) == 0) return buf;
+    if (errno == EFBIG) seterr(err, errlen, "%s: larger than 16 MB", path);
+    else if (errno == ENOMEM) seterr(err, errlen, "%s: out of memory", path);
+    else seterr(err, errlen, "%s: %s", path, strerror(errno));
+    return NULL;
 }
 
 int calsync_import_missing(pg_t *pg, const char *dir, const calsync_actor_t *who, int *imported,

@@ -15,6 +15,7 @@
 #include "catalogue.h"
 
 #include "csv.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -568,42 +569,23 @@ int catalogue_scope_check(catalogue_t *c, const char *scope)
 
 int catalogue_load_file(catalogue_t *c, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (f == NULL) goto unreadable;
-    for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *b = realloc(buf, cap);
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return oom(c);
-            }
-            buf = b;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
+    char *buf;
+    size_t len;
+    if (fsutil_read(path, 0, &buf, &len) != 0) {
+        if (errno == ENOMEM) return oom(c);
+        int e = errno;
+        if (c->file == NULL) c->file = strdup(path);
+        error_add(c, 0, "file", "cannot read: %s", strerror(e));
+        c->nparse_errors = c->nerrors;
+        return -1;
     }
-    if (ferror(f)) goto unreadable;
-    fclose(f);
     size_t pl = strlen(path);
     int rc = pl > 5 && !strcmp(path + pl - 5, ".json") ? catalogue_parse_json(c, path, buf, len)
                                                         : catalogue_parse_csv(c, path, buf, len);
     free(buf);
     return rc;
-unreadable: {
-    int e = errno;
-    if (c->file == NULL) c->file = strdup(path);
-    error_add(c, 0, "file", "cannot read: %s", strerror(e));
-    c->nparse_errors = c->nerrors;
-    free(buf);
-    if (f) fclose(f);
-    return -1;
 }
-}
+
 
 /* ---- import ------------------------------------------------------------------------------- */
 

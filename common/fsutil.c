@@ -54,3 +54,46 @@ oom:
     errno = ENOMEM;
     return -1;
 }
+
+int fsutil_read(const char *path, size_t max, char **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return -1;
+    char *b = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+    for (;;) {
+        if (cap - n < 65536 + 1) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            char *nb = realloc(b, ncap);
+            if (nb == NULL) {
+                err = ENOMEM;
+                break;
+            }
+            b = nb;
+            cap = ncap;
+        }
+        size_t got = fread(b + n, 1, cap - n - 1, f);
+        n += got;
+        if (max && n > max) {
+            err = EFBIG;
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f)) err = EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (err) {
+        free(b);
+        errno = err;
+        return -1;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsutil.h"
 #include "log.h"
 
 /* Server notices ("relation already exists, skipping") go to the JSON log, not raw stderr. */
@@ -504,32 +505,6 @@ static int mig_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *mig_read(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 16384;
-            char *nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 int pg_migrate(pg_t *pg, const char *dir, int *applied, char *err, size_t errlen)
 {
@@ -574,8 +549,7 @@ int pg_migrate(pg_t *pg, const char *dir, int *applied, char *err, size_t errlen
         snprintf(version, sizeof version, "%.4s", names[i]);
         size_t len = 0;
         free(sql);
-        sql = mig_read(path, &len);
-        if (sql == NULL) {
+        if (fsutil_read(path, 0, &sql, &len) != 0) {
             snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             goto unlock;
         }

@@ -14,6 +14,7 @@
 #include "territory.h"
 
 #include "csv.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -766,37 +767,19 @@ int territory_parse_units(territory_t *t, const char *name, const char *buf, siz
 
 static int load_file(territory_t *t, const char *path, int units)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (f == NULL) goto unreadable;
-    for (;;) {
-        if (cap - len < 65536) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *b = realloc(buf, cap);
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return oom(t);
-            }
-            buf = b;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
+    char *buf;
+    size_t len;
+    if (fsutil_read(path, 0, &buf, &len) != 0) {
+        if (errno == ENOMEM) return oom(t);
+        int e = errno;
+        errors_drop_cross(t);
+        error_add(t, path, 0, "file", "cannot read: %s", strerror(e));
+        t->nparse_errors = t->nerrors;
+        return -1;
     }
-    if (ferror(f)) goto unreadable;
-    fclose(f);
     int rc = parse_file(t, path, buf, len, units);
     free(buf);
     return rc;
-unreadable:
-    errors_drop_cross(t);
-    error_add(t, path, 0, "file", "cannot read: %s", strerror(errno));
-    t->nparse_errors = t->nerrors;
-    free(buf);
-    if (f) fclose(f);
-    return -1;
 }
 
 int territory_load_regions(territory_t *t, const char *path) { return load_file(t, path, 0); }
