@@ -220,6 +220,11 @@ static bool uuid_valid(const char *s, size_t len)
     return true;
 }
 
+bool event_uuid_valid(const char *s)
+{
+    return s != NULL && uuid_valid(s, strlen(s));
+}
+
 /* The GB 32100 alphabet: digits and capitals without I, O, Z, S, V. */
 static bool credit_char(char c)
 {

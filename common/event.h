@@ -902,6 +902,8 @@ JS_MUST_CHECK int event_key(const event_t *ev, char *buf, size_t len);
 
 /* Write a random (version 4) lowercase UUID into out. -1 if getrandom() fails. */
 JS_MUST_CHECK int event_uuid_new(char out[EVENT_UUID_SIZE]);
+/* A UUID as the contract writes them: 8-4-4-4-12 lowercase hexadecimal digits (NULL: false). */
+bool event_uuid_valid(const char *s);
 
 /* Write the current time as RFC 3339 in China Standard Time (+08:00, no DST), with
  * milliseconds: "2025-03-12T09:31:08.120+08:00". -1 if the clock cannot be read. */

@@ -6,9 +6,7 @@
  */
 #include "kafka.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -17,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "log.h"
 
 void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -645,20 +644,6 @@ static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char
     "VALUES ($1, $2, $3::int, $4::bigint) ON CONFLICT (consumer, topic, partition) "           \
     "DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"
 
-/* 8-4-4-4-12 hexadecimal digits, as PostgreSQL's uuid input takes them from event producers. */
-static bool uuid_text_ok(const char *s)
-{
-    if (strlen(s) != 36) return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* One message, one transaction. Returns 0 when it is done with (applied, duplicate or dead),
  * -1 when it must be retried. */
 static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
@@ -675,7 +660,7 @@ static int kcons_process(kcons_t *c, const rd_kafka_message_t *m)
     if (!(peeked & PEEK_ID) || strlen(event_id) != 36)
         bad = kcons_event_id(m, event_id, why, sizeof why) != 0;
     /* checked here, so that any failure of the pipeline below is the database's, and retried */
-    if (!bad && !uuid_text_ok(event_id)) {
+    if (!bad && !event_uuid_valid(event_id)) {
         snprintf(why, sizeof why, "event_id rejected: '%.40s' is not a UUID", event_id);
         bad = 1;
     }

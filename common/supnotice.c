@@ -13,24 +13,13 @@ int supnotice_fraud_level(const policy_t *p)
     return p && p->sup_interview ? 3 : 2;
 }
 
-static bool lower_uuid(const char *s)
-{
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    if (s == NULL || strlen(s) != 36) return false;
-    for (size_t i = 0; i < 36; i++) {
-        char c = s[i];
-        if (shape[i] == '-' ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    }
-    return true;
-}
-
 int supnotice_fraud_id(const char *source_event_id, char out[EVENT_UUID_SIZE])
 {
     static const char ns[] = "jiesu:notice:fraud:";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     out[0] = '\0';
-    if (!lower_uuid(source_event_id)) return -1;
+    if (!event_uuid_valid(source_event_id)) return -1;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, ns, sizeof ns - 1) == 1 &&
              EVP_DigestUpdate(ctx, source_event_id, 36) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;

@@ -35,20 +35,6 @@ static void reply_db(http_req_t *req, pg_t *pg, const char *what)
     }
 }
 
-static bool is_uuid(const char *s)
-{
-    if (s == NULL || strlen(s) != 36) return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-') return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool is_id(const char *s, long long *out)
 {
     size_t n = s ? strlen(s) : 0;
@@ -167,7 +153,7 @@ typedef struct {
 static int case_for(http_req_t *req, pg_t *pg, const http_principal_t *p, bool lock, case_t *c)
 {
     const char *id = http_req_param(req, 0);
-    if (!is_uuid(id)) {
+    if (!event_uuid_valid(id)) {
         http_reply_error(req, 404, "not_found", NULL, "no such case");
         return -1;
     }
@@ -585,7 +571,7 @@ static json_t *notice_json(PGresult *r, int i)
 static json_t *notice_for(http_req_t *req, watcher_t *w, const http_principal_t *p)
 {
     const char *id = http_req_param(req, 0);
-    if (!is_uuid(id)) {
+    if (!event_uuid_valid(id)) {
         http_reply_error(req, 404, "not_found", NULL, "no such supervision notice");
         return NULL;
     }
@@ -646,7 +632,7 @@ static void h_notice_reply(http_req_t *req, void *arg)
         http_reply_error(req, 400, e.code, e.field, "%s", e.message);
         return;
     }
-    if (!is_uuid(id)) {
+    if (!event_uuid_valid(id)) {
         json_decref(body);
         http_reply_error(req, 404, "not_found", NULL, "no such supervision notice");
         return;
@@ -861,7 +847,7 @@ static void h_unit_issue(http_req_t *req, void *arg)
     }
     const char *case_id = rv_str(body, "case_id", NULL), *reason = rv_str(body, "reason_code", "");
     int level = (int)json_integer_value(json_object_get(body, "level"));
-    if (case_id && !is_uuid(case_id)) {
+    if (case_id && !event_uuid_valid(case_id)) {
         json_decref(body);
         http_reply_error(req, 400, "invalid_value", "case_id", "case_id: a lowercase UUID");
         return;

@@ -664,10 +664,7 @@ int dsp_check_unit_code(const char *s, char *msg, size_t msglen)
 
 int dsp_check_uuid(const char *s, char *msg, size_t msglen)
 {
-    int ok = strlen(s) == 36;
-    for (int i = 0; ok && i < 36; i++)
-        ok = (i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-' : strchr("0123456789abcdef", s[i]) && s[i];
-    if (ok) return 0;
+    if (event_uuid_valid(s)) return 0;
     snprintf(msg, msglen, "must be a lowercase UUID");
     return -1;
 }

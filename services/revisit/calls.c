@@ -46,12 +46,9 @@
 
 static int check_uuid(const char *s, char *msg, size_t len)
 {
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-    int ok = strlen(s) == 36;
-    for (size_t i = 0; ok && i < 36; i++)
-        ok = shape[i] == '-' ? s[i] == '-' : (isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f'));
-    if (!ok) snprintf(msg, len, "must be a contact record id (lowercase UUID)");
-    return ok ? 0 : -1;
+    if (event_uuid_valid(s)) return 0;
+    snprintf(msg, len, "must be a contact record id (lowercase UUID)");
+    return -1;
 }
 
 static const char *const call_channels[] = {"phone", "sms", "field_visit", NULL};
