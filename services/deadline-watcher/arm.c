@@ -695,6 +695,14 @@ static int on_duplicate(actx_t *x)
     return issue(x, &n);
 }
 
+/* Every type apply() has a case for; keep the two together. */
+const char *const watcher_event_types[] = {
+    "case.dispatched",        "case.signed",          "case.returned",        "case.escalated",
+    "case.handed_down",       "case.remit_decided",   "case.contact_recorded", "case.progress_noted",
+    "case.deadline_agreed",   "case.extension_decided", "case.result_submitted", "case.answered",
+    "case.revisit_recorded",  "case.redo_ordered",    "case.duplicate",       "case.closed",
+    "case.terminated",        "case.archived",        "case.rejected",        NULL};
+
 static int apply(actx_t *x)
 {
     const event_t *ev = x->ev;

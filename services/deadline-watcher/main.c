@@ -240,15 +240,7 @@ static int watcher_start(daemon_t *d, void *arg)
 
     const char *topics[] = {cfg->case_topic, NULL};
     if (daemon_add_consumer(d, cfg->consumer_group, topics, watcher_on_event, w) != 0) return -1;
-    /* the case events apply() in arm.c acts on; the rest (received, accepted, material, the
-     * watcher's own timer.* echoes…) are skipped without a transaction */
-    static const char *const handled[] = {
-        "case.dispatched",        "case.signed",          "case.returned",        "case.escalated",
-        "case.handed_down",       "case.remit_decided",   "case.contact_recorded", "case.progress_noted",
-        "case.deadline_agreed",   "case.extension_decided", "case.result_submitted", "case.answered",
-        "case.revisit_recorded",  "case.redo_ordered",    "case.duplicate",       "case.closed",
-        "case.terminated",        "case.archived",        "case.rejected",        NULL};
-    if (kcons_set_types(daemon_consumer(d, cfg->consumer_group), handled) != 0) return -1;
+    if (kcons_set_types(daemon_consumer(d, cfg->consumer_group), watcher_event_types) != 0) return -1;
     if (watcher_api_routes(w, daemon_http(d)) != 0) return -1;
     w->refresh_ev = event_new(daemon_base(d), -1, EV_PERSIST, watcher_refresh, w);
     if (w->refresh_ev == NULL) return -1;

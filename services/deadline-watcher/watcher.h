@@ -101,7 +101,9 @@ void watcher_actor_system(event_t *ev);
 
 /* ---- arm.c --------------------------------------------------------------------------------- */
 
-/* The kcons handler for case events. */
+/* The kcons handler for case events, and the types it acts on (for kcons_set_types: the rest
+ * — received, accepted, material, the watcher's own timer.* echoes… — is skipped). */
+extern const char *const watcher_event_types[];
 kcons_result_t watcher_on_event(void *arg, pg_t *pg, const rd_kafka_message_t *m,
                                 const char *event_id, char *err, size_t errlen);
 

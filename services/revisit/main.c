@@ -80,10 +80,7 @@ static int revisit_start(daemon_t *d, void *arg)
 
     static const char *const topics[] = {EVENT_TOPIC_CASE, NULL};
     if (daemon_add_consumer(d, "revisit", topics, rvs_consume, rv) != 0) return -1;
-    /* the four types rvs_consume applies; every other event is skipped without a transaction */
-    static const char *const handled[] = {"case.result_submitted", "case.closed", "case.terminated", "case.archived",
-                                          NULL};
-    if (kcons_set_types(daemon_consumer(d, "revisit"), handled) != 0) return -1;
+    if (kcons_set_types(daemon_consumer(d, "revisit"), rvs_event_types) != 0) return -1;
 
     http_server_t *h = daemon_http(d);
     const unsigned offices = AUTH_ROLE_CENTRE | AUTH_ROLE_SUPERVISOR | AUTH_ROLE_LEADER;

@@ -98,6 +98,8 @@ const char *rvs_val(const PGresult *r, int row, int col);
 
 /* ---- tasks.c ------------------------------------------------------------------------- */
 
+/* The types rvs_consume applies (for kcons_set_types: every other event is skipped). */
+extern const char *const rvs_event_types[];
 kcons_result_t rvs_consume(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id,
                           char *err, size_t errlen);
 void rvs_queue(http_req_t *req, void *arg);       /* GET /v1/revisits/queue */

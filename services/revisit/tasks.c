@@ -132,6 +132,10 @@ static kcons_result_t on_archived(pg_t *pg, const event_t *ev, char *err, size_t
     return KCONS_APPLIED;
 }
 
+/* The four types rvs_consume applies; keep the two together. */
+const char *const rvs_event_types[] = {"case.result_submitted", "case.closed", "case.terminated", "case.archived",
+                                       NULL};
+
 kcons_result_t rvs_consume(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id, char *err,
                           size_t errlen)
 {
