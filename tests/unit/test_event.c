@@ -1090,8 +1090,24 @@ static void test_uuid_and_time_helpers(void **state)
     assert_int_equal(event_uuid_new(b), 0);
     assert_int_equal(strlen(a), 36);
     assert_string_not_equal(a, b);
-    assert_int_equal(a[14], '4');
+    assert_int_equal(a[14], '7'); /* version 7: time-ordered */
     assert_non_null(strchr("89ab", a[19]));
+    {
+        /* the first 48 bits are the Unix time in milliseconds: now, and later ids sort later */
+        char hexms[13] = {0};
+        memcpy(hexms, a, 8);
+        memcpy(hexms + 8, a + 9, 4);
+        unsigned long long id_ms = strtoull(hexms, NULL, 16);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long t_ms = (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
+        assert_true(id_ms <= t_ms && t_ms - id_ms < 5000);
+        char c[EVENT_UUID_SIZE];
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
+        assert_int_equal(event_uuid_new(c), 0);
+        assert_true(strcmp(c, a) > 0 && strcmp(c, b) > 0);
+    }
     {
         json_t *e = received_envelope();
         event_t ev;
