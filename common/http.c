@@ -629,6 +629,12 @@ void http_reply_json(http_req_t *r, int status, json_t *body)
     free(txt);
 }
 
+void http_reply_oom(http_req_t *r)
+{
+    http_reply_header(r, "Retry-After", "1");
+    http_reply_error(r, 503, "overloaded", NULL, "out of memory");
+}
+
 void http_reply_error(http_req_t *r, int status, const char *code, const char *field,
                       const char *fmt, ...)
 {

@@ -110,6 +110,10 @@ void http_reply_raw(http_req_t *r, int status, const char *content_type, const c
 void http_reply_error(http_req_t *r, int status, const char *code, const char *field,
                       const char *fmt, ...) JS_PRINTF(5, 6);
 
+/* Out of memory while answering: 503 `overloaded` with Retry-After: 1 (the same answer from
+ * every service; the request changed nothing and can be sent again). */
+void http_reply_oom(http_req_t *r);
+
 /* Depth of nesting of a JSON text, ignoring brackets inside strings. */
 int http_json_depth(const char *s, size_t len);
 

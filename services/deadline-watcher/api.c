@@ -116,7 +116,7 @@ static void h_calendar_put(http_req_t *req, void *arg)
     char *txt = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     if (txt == NULL) {
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     calsync_actor_t who = {p->id, "api", http_req_id(req)};
@@ -608,7 +608,7 @@ static void h_notice_html(http_req_t *req, void *arg)
     char *html = watcher_notice_html(o);
     json_decref(o);
     if (html == NULL) {
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     http_reply_raw(req, 200, "text/html; charset=utf-8", html, strlen(html));

@@ -113,7 +113,7 @@ void dsp_h_territory_import(http_req_t *req, void *arg)
     json_t *body = NULL;
     const char *note = NULL;
     if (t == NULL) {
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     int rc = 0;
@@ -239,7 +239,7 @@ void dsp_h_catalogue_import(http_req_t *req, void *arg)
     const char *note = NULL, *src = NULL;
     char source[SOURCE_MAX * 4 + 8];
     if (c == NULL) {
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     int rc;

@@ -547,7 +547,7 @@ void dsp_h_assignment_form(http_req_t *req, void *arg)
     dsp_audit(pg, p, obj, json_pack("{s:s,s:b}", "view", "assignment_form", "contact_withheld", withhold));
     if (b.oom) {
         free(b.s);
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.len);

@@ -290,7 +290,7 @@ void intake_policy_create(http_req_t *req, void *arg)
     if (sig_of(body, &sig) != 0) {
         json_decref(body);
         free(kw);
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     const char *pa[] = {rv_str(body, "region_code", NULL), rv_str(body, "title", ""), rv_str(body, "question", ""),
@@ -363,7 +363,7 @@ void intake_policy_update(http_req_t *req, void *arg)
     if (sig_of(body, &sig) != 0) {
         json_decref(body);
         free(kw);
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     const char *pa[] = {id, rv_str(body, "region_code", NULL), rv_str(body, "title", ""), rv_str(body, "question", ""),

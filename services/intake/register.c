@@ -1117,7 +1117,7 @@ void intake_submit(http_req_t *req, void *arg)
     reg_t *r = calloc(1, sizeof *r);
     if (r == NULL) {
         json_decref(body);
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     if (appeal_parse(req, body, p, in->cfg->body_max_chars, &r->a) != 0) {
@@ -1172,5 +1172,5 @@ void intake_submit(http_req_t *req, void *arg)
     return;
 oom:
     reg_free(r);
-    http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+    http_reply_oom(req);
 }

@@ -54,7 +54,7 @@ void intake_review_queue(http_req_t *req, void *arg)
     char *codes_txt = codes ? json_dumps(codes, JSON_COMPACT) : NULL;
     json_decref(codes);
     if (codes_txt == NULL) {
-        http_reply_error(req, 503, "overloaded", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     char lims[16];

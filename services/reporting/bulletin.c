@@ -365,7 +365,7 @@ void rep_bulletin(http_req_t *req, void *arg)
                   "在办已超过办理时限的计为未按时办结。定义见 docs/MEASURES.md。</p>\n</body></html>\n");
     if (b.oom) {
         free(b.s);
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.n);

@@ -305,7 +305,7 @@ void rvs_form_document(http_req_t *req, void *arg)
     snprintf(obj, sizeof obj, "case:%s", rvs_val(r, 0, 1));
     PQclear(r);
     if (b == NULL) {
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     rvs_audit(rv, p, obj, json_pack("{s:s,s:s}", "via", "review_form_document", "form_id", id));

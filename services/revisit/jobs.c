@@ -313,7 +313,7 @@ void rvs_sample_get(http_req_t *req, void *arg)
     snprintf(obj, sizeof obj, "lookback_sample:%s", id);
     PQclear(r);
     if (out == NULL) {
-        http_reply_error(req, 500, "internal", NULL, "out of memory");
+        http_reply_oom(req);
         return;
     }
     rvs_audit(rv, p, obj, json_pack("{s:s}", "via", "lookback_sample"));
