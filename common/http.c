@@ -35,6 +35,7 @@ typedef struct http_route {
     char *segs[HTTP_MAX_SEGS];
     size_t nsegs;
     unsigned roles;
+    size_t max_body; /* 0 = the server's limit */
     http_handler_fn fn;
     void *arg;
     struct http_route *next;
@@ -106,6 +107,7 @@ struct http_server {
 };
 
 static void conn_process(http_conn_t *c);
+static void conn_fail(http_conn_t *c, int status, const char *code, const char *field, const char *msg);
 static void conn_free(http_conn_t *c);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
@@ -256,10 +258,18 @@ int http_server_port(const http_server_t *s) { return s->port; }
 int http_server_route(http_server_t *s, const char *method, const char *pattern, unsigned roles,
                       http_handler_fn fn, void *arg)
 {
+    return http_server_route_body(s, method, pattern, roles, 0, fn, arg);
+}
+
+int http_server_route_body(http_server_t *s, const char *method, const char *pattern, unsigned roles,
+                           size_t max_body, http_handler_fn fn, void *arg)
+{
+    if (max_body > 0 && roles == 0) return -1; /* a larger body only for someone known */
     http_route_t *r = calloc(1, sizeof *r);
     if (r == NULL) return -1;
     r->method = strdup(method);
     r->roles = roles;
+    r->max_body = max_body;
     r->fn = fn;
     r->arg = arg;
     const char *p = pattern;
@@ -718,24 +728,59 @@ nomatch:
     return 0;
 }
 
-static void req_dispatch(http_req_t *r)
+/* The route of r's method and path (its {params} captured into r), or NULL; allow collects
+ * the methods the path has when another method matched it (path_known). */
+static http_route_t *route_find(http_req_t *r, char *allow, size_t allowlen, int *path_known)
 {
-    http_server_t *s = r->srv;
-    http_route_t *hit = NULL;
-    int path_known = 0;
-    char allow[128] = ""; /* a 405 must say which methods the path has (RFC 9110 15.5.6) */
-    for (http_route_t *rt = s->routes; rt; rt = rt->next) {
+    *path_known = 0;
+    if (allowlen) allow[0] = '\0';
+    for (http_route_t *rt = r->srv->routes; rt; rt = rt->next) {
         if (!route_match(rt, r)) continue;
-        if (strcmp(rt->method, r->method) == 0) {
-            hit = rt;
-            break;
-        }
-        path_known = 1;
+        if (strcmp(rt->method, r->method) == 0) return rt;
+        *path_known = 1;
         size_t al = strlen(allow);
-        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", rt->method);
+        snprintf(allow + al, allowlen - al, "%s%s", al ? ", " : "", rt->method);
         for (size_t i = 0; i < r->nparams; i++) free(r->params[i]);
         r->nparams = 0;
     }
+    return NULL;
+}
+
+/* Who is asking, and may they use rt? 0 yes (r->principal set); -1 when the error reply
+ * (401, 403 or 503) has been sent. */
+static int req_authorize(http_req_t *r, const http_route_t *rt)
+{
+    http_server_t *s = r->srv;
+    if (rt->roles == 0) return 0;
+    const char *auth = http_req_header(r, "Authorization");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
+        http_reply_header(r, "WWW-Authenticate", "Bearer");
+        http_reply_error(r, 401, "unauthenticated", "Authorization", "a bearer token is required");
+        return -1;
+    }
+    int rc = s->authn ? s->authn(s->authn_arg, auth + 7, &r->principal) : -1;
+    if (rc < 0) {
+        http_reply_error(r, 503, "auth_unavailable", NULL, "cannot check credentials right now; retry later");
+        return -1;
+    }
+    if (rc > 0) {
+        http_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        http_reply_error(r, 401, "invalid_token", "Authorization", "the token is unknown, revoked or expired");
+        return -1;
+    }
+    r->has_principal = 1;
+    if ((rt->roles & r->principal.role) == 0) {
+        http_reply_error(r, 403, "forbidden", NULL, "your role may not use this endpoint");
+        return -1;
+    }
+    return 0;
+}
+
+static void req_dispatch(http_req_t *r)
+{
+    char allow[128]; /* a 405 must say which methods the path has (RFC 9110 15.5.6) */
+    int path_known;
+    http_route_t *hit = route_find(r, allow, sizeof allow, &path_known);
     if (hit == NULL) {
         if (path_known) {
             http_reply_header(r, "Allow", allow);
@@ -745,33 +790,39 @@ static void req_dispatch(http_req_t *r)
             http_reply_error(r, 404, "not_found", NULL, "no such endpoint: %s", r->path);
         return;
     }
-    if (hit->roles != 0) {
-        const char *auth = http_req_header(r, "Authorization");
-        if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0 || auth[7] == '\0') {
-            http_reply_header(r, "WWW-Authenticate", "Bearer");
-            http_reply_error(r, 401, "unauthenticated", "Authorization",
-                             "a bearer token is required");
-            return;
-        }
-        int rc = s->authn ? s->authn(s->authn_arg, auth + 7, &r->principal) : -1;
-        if (rc < 0) {
-            http_reply_error(r, 503, "auth_unavailable", NULL,
-                             "cannot check credentials right now; retry later");
-            return;
-        }
-        if (rc > 0) {
-            http_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-            http_reply_error(r, 401, "invalid_token", "Authorization",
-                             "the token is unknown, revoked or expired");
-            return;
-        }
-        r->has_principal = 1;
-        if ((hit->roles & r->principal.role) == 0) {
-            http_reply_error(r, 403, "forbidden", NULL, "your role may not use this endpoint");
-            return;
-        }
-    }
+    if (req_authorize(r, hit) != 0) return;
     hit->fn(r, hit->arg);
+}
+
+/* A body above the server's limit is read only for a route that admits it, and only once its
+ * sender is known to be allowed there: a stranger cannot make the server hold a large body.
+ * 0 to read it; -1 when the connection has been failed (413, or the 401/403/503 of the check). */
+static int conn_admit_large(http_conn_t *c, unsigned long long len)
+{
+    http_server_t *s = c->srv;
+    http_req_t *r = c->req;
+    char allow[8];
+    int path_known;
+    http_route_t *rt = route_find(r, allow, sizeof allow, &path_known);
+    for (size_t i = 0; i < r->nparams; i++) free(r->params[i]); /* captured again on dispatch */
+    r->nparams = 0;
+    size_t limit = rt && rt->max_body > s->lim.max_body ? rt->max_body : s->lim.max_body;
+    if (len > limit) {
+        char m[128];
+        snprintf(m, sizeof m, "request body of %llu bytes exceeds the limit of %zu", len, limit);
+        conn_fail(c, 413, "body_too_large", NULL, m);
+        return -1;
+    }
+    /* as conn_fail does, should the check answer: the connection closes after the reply */
+    int keepalive = r->keepalive;
+    r->keepalive = 0;
+    c->handling = 1;
+    c->linger = 1;
+    if (req_authorize(r, rt) != 0) return -1;
+    r->keepalive = keepalive;
+    c->handling = 0;
+    c->linger = 0;
+    return 0;
 }
 
 /* Parses the head in r->head (len bytes and a NUL, without the final CRLFCRLF). 0 or an HTTP
@@ -950,13 +1001,7 @@ static void conn_process(http_conn_t *c)
                     conn_fail(c, 400, "bad_request", "Content-Length", "malformed Content-Length");
                     break;
                 }
-                if (v > s->lim.max_body) {
-                    char m[128];
-                    snprintf(m, sizeof m, "request body of %llu bytes exceeds the limit of %zu",
-                             v, s->lim.max_body);
-                    conn_fail(c, 413, "body_too_large", NULL, m);
-                    break;
-                }
+                if (v > s->lim.max_body && conn_admit_large(c, v) != 0) break;
                 need = (size_t)v;
             }
             r->body = malloc(need + 1);

@@ -76,6 +76,11 @@ void http_server_stop_accepting(http_server_t *s);
  * roles: bitmask of AUTH_ROLE_* admitted; 0 = no authentication. Strings are copied. */
 int http_server_route(http_server_t *s, const char *method, const char *pattern, unsigned roles,
                       http_handler_fn fn, void *arg) JS_MUST_CHECK;
+/* The same for a route that takes bodies up to max_body bytes, above the server's limit (bulk
+ * imports). Such a body is read only after the sender's token and role have been checked
+ * against the route (401/403 before a byte of it is read); roles must not be 0. */
+int http_server_route_body(http_server_t *s, const char *method, const char *pattern, unsigned roles,
+                           size_t max_body, http_handler_fn fn, void *arg) JS_MUST_CHECK;
 
 /* Request accessors; returned pointers are borrowed and live as long as the request. */
 const char *http_req_method(const http_req_t *r);

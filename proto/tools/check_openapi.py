@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check proto/openapi.yaml against the C code, statically, so the two cannot drift apart.
 
-1. Routes: every http_server_route() call in services/*/*.c and common/daemon.c is an
+1. Routes: every http_server_route() or http_server_route_body() call in services/*/*.c and common/daemon.c is an
    operation of the spec with the same method and path template, and the spec has no other
    operation. For each: `x-roles` is the set of roles the C role mask admits (AUTH_ROLE_*
    from common/auth.h, local masks such as `staff` or a file's `#define SUPERVISORS (...)`
@@ -132,7 +132,7 @@ def c_routes(root):
             local.setdefault(name, body)
         rel = os.path.relpath(path, root)
         service = rel.split(os.sep)[1] if rel.startswith("services" + os.sep) else None
-        calls = re.findall(r'http_server_route\(\s*[^,]+,\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([^,]+?)\s*,', src)
+        calls = re.findall(r'http_server_route(?:_body)?\(\s*[^,]+,\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*([^,]+?)\s*,', src)
         if "http_server_route" in src and not calls:
             problem("%s: calls http_server_route in a form this script cannot read" % rel)
         for method, route, mask in calls:

@@ -41,6 +41,7 @@ typedef struct {
     char *policy_dir;        /* deploy/policies */
     char *calendar_dir;      /* deploy/calendar */
     char *default_sign_for;  /* sign-for window where a profile states none ("1wd") */
+    long import_max_body;    /* bytes an import by API may send (routes above http_max_body) */
     long due_soon_hours;     /* the unit queue's "due soon": due within this many hours */
     bool auto_dispatch_complex; /* complex cases too are dispatched without the centre */
 } dispatcher_config_t;

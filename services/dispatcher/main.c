@@ -29,6 +29,9 @@ static const cfg_entry_t dispatcher_entries[] = {
      "sign-for window where a profile states none (e.g. 1wd, 24h)"},
     {"due_soon_hours", CFG_INT, CFG_OFF(dispatcher_config_t, due_soon_hours), "24", 1, 720,
      "a unit's case is \"due soon\" when its deadline is this many hours away or less"},
+    {"import_max_body", CFG_INT, CFG_OFF(dispatcher_config_t, import_max_body), "16777216", 1024, 268435456,
+     "bytes a territory or catalogue import by API may send (above http_max_body; read only once the "
+     "caller's token and role are checked)"},
     {"auto_dispatch_complex", CFG_BOOL, CFG_OFF(dispatcher_config_t, auto_dispatch_complex), "false", 0, 0,
      "dispatch complex cases from the catalogue too (default: the centre names their lead)"},
 };
@@ -92,6 +95,7 @@ static int dispatcher_start(daemon_t *d, void *arg)
     const unsigned unit = AUTH_ROLE_UNIT;
     const unsigned readers = AUTH_ROLE_CENTRE | AUTH_ROLE_UNIT | AUTH_ROLE_SUPERVISOR | AUTH_ROLE_LEADER;
     const unsigned importers = AUTH_ROLE_CENTRE | AUTH_ROLE_OPERATOR;
+    const size_t import_body = (size_t)ds->cfg->import_max_body; /* a province's whole territory */
     if (http_server_route(h, "GET", "/v1/dispatch/queue", centre, dsp_h_centre_queue, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/dispatch", centre, dsp_h_dispatch, ds) ||
         http_server_route(h, "POST", "/v1/cases/{id}/escalate", centre | unit, dsp_h_escalate, ds) ||
@@ -111,8 +115,8 @@ static int dispatcher_start(daemon_t *d, void *arg)
         http_server_route(h, "GET", "/v1/cases/{id}/handling", readers, dsp_h_handling, ds) ||
         http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds) ||
         /* the territory and the catalogue: the handlers admit only provincial principals */
-        http_server_route(h, "POST", "/v1/territory/import", importers, dsp_h_territory_import, ds) ||
-        http_server_route(h, "POST", "/v1/catalogue/versions", importers, dsp_h_catalogue_import, ds) ||
+        http_server_route_body(h, "POST", "/v1/territory/import", importers, import_body, dsp_h_territory_import, ds) ||
+        http_server_route_body(h, "POST", "/v1/catalogue/versions", importers, import_body, dsp_h_catalogue_import, ds) ||
         http_server_route(h, "GET", "/v1/catalogue/versions", AUTH_ROLE_STAFF, dsp_h_catalogue_versions, ds) ||
         http_server_route(h, "GET", "/v1/catalogue/versions/{version}", AUTH_ROLE_STAFF, dsp_h_catalogue_version, ds) ||
         http_server_route(h, "GET", "/v1/territory/regions", AUTH_ROLE_STAFF, dsp_h_regions, ds) ||

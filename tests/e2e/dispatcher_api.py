@@ -839,9 +839,30 @@ check("  … 99's entry copied unchanged into the new version", VG is not None a
 s, r, _ = call("GET", f"/v1/catalogue/versions/current?matter_type={urllib.parse.quote(M99)}", T["T_SUP"])
 check("  … and is what the version in force says for 99's matter type", s == 200 and r.get("version") == VG
       and [(e.get("region_code"), e.get("lead_unit")) for e in r.get("items", [])] == [(P2, f"{P2}-FGW")], (s, r))
+# imports are larger than other requests: a province's territory is megabytes. Their routes take
+# bodies up to import_max_body (16 MiB), read only once the caller may import.
 big = "matter_type,region_code,tier,lead_unit,co_handlers,dispatch,basis\n" + "x" * (1100 * 1024)
 s, r, _ = csv_call("/v1/catalogue/versions", T["T_CENTRE_GX"], big)
-check("a body over http_max_body (1 MiB) → 413", s == 413 and is_error(r), (s, r))
+check("a catalogue body over http_max_body (1 MiB) is read: 422 naming its bad line, not 413",
+      s == 422 and r["error"]["code"] == "invalid_rows" and r["error"]["errors"][0].get("line") == 2, (s, r))
+s, r, _ = call("POST", "/v1/cases/00000000-0000-7000-8000-000000000000/progress", T["U_450103_FGW"],
+               raw=b'{"note":"' + b"x" * (1100 * 1024) + b'"}')
+check("  … other routes keep http_max_body → 413", s == 413 and is_error(r), (s, r))
+TOWN2 = "450103980"
+NBIG = 10000
+big_units = "code,name,region_code,kind,head_name,deputy_head_name\n" + "".join(
+    f"{TOWN2}-D{i:05d},青秀区压测街道第{i:05d}号综合行政执法与便民服务协调科室,{TOWN2},department,,\n" for i in range(NBIG))
+big_body = {"regions": [{"code": TOWN2, "name": "青秀区压测街道", "tier": 4, "parent_code": "450103"}],
+            "units_csv": big_units, "note": "e2e: a territory over 1 MiB"}
+size = len(json.dumps(big_body, ensure_ascii=False).encode())
+u0 = nunits()
+for who, want in [(None, 401), ("U_450103_FGW", 403)]:
+    s, r, _ = call("POST", "/v1/territory/import", T[who] if who else None, big_body)
+    check(f"a {size // 1024} KiB territory import by {who or 'no token'} → {want}", s == want and is_error(r), (s, r))
+s, r, _ = call("POST", "/v1/territory/import", T["T_CENTRE_GX"], big_body)
+check(f"the {size // 1024} KiB territory import by the province's centre → 200, {NBIG} units",
+      size > 1024 * 1024 and s == 200 and r.get("units", {}).get("inserted") == NBIG, (s, r))
+check("  … all of them stored", int(nunits()) == int(u0) + NBIG)
 
 print(f"{checks - fails} passed, {fails} failed")
 sys.exit(1 if fails else 0)

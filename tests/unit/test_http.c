@@ -222,6 +222,10 @@ static server_t *server_start(const http_limits_t *lim)
         http_server_route(s->srv, "GET", "/admin", AUTH_ROLE_OPERATOR, h_private, s), 0);
     assert_int_equal(http_server_route(s->srv, "GET", "/async", 0, h_async, s), 0);
     assert_int_equal(http_server_route(s->srv, "GET", "/big", 0, h_big, s), 0);
+    /* bulk routes: bodies up to 4096 bytes (the server's limit is 1024), for known callers */
+    assert_int_equal(http_server_route_body(s->srv, "POST", "/import", AUTH_ROLE_UNIT, 4096, h_json, s), 0);
+    assert_int_equal(http_server_route_body(s->srv, "POST", "/import-ops", AUTH_ROLE_OPERATOR, 4096, h_json, s), 0);
+    assert_int_equal(http_server_route_body(s->srv, "POST", "/open", 0, 4096, h_json, s), -1);
     char err[256];
     assert_int_equal(http_server_listen(s->srv, "127.0.0.1", 0, err, sizeof err), 0);
     s->port = http_server_port(s->srv);
@@ -830,6 +834,92 @@ static void test_body_too_large_sent_whole(void **state)
     free(body);
 }
 
+/* A head asking to send len bytes to path with this Authorization (NULL: none). */
+static void large_post(client_t *c, const char *path, const char *auth, size_t len)
+{
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n%s%s%s"
+             "Content-Length: %zu\r\n\r\n",
+             path, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "", len);
+    client_sends(c, head);
+}
+
+static void test_route_body_limit(void **state)
+{
+    (void)state;
+    char body[3001];
+    memset(body, ' ', sizeof body);
+    body[0] = '{';
+    body[2999] = '}';
+    body[3000] = '\0';
+    /* a caller the route admits may send more than the server's limit, up to the route's */
+    int before = atomic_load(&handler_calls);
+    client_t *c = client_open(S->port);
+    large_post(c, "/import", "Bearer " GOOD_TOKEN, 3000);
+    client_sends(c, body);
+    resp_t r;
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_object(json_object_get(r.json, "got")));
+    resp_free(&r);
+    /* the connection stays usable afterwards */
+    large_post(c, "/import", "Bearer " GOOD_TOKEN, 2);
+    client_sends(c, "{}");
+    assert_int_equal(client_read(c, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    client_close(c);
+    assert_int_equal(atomic_load(&handler_calls), before + 2);
+
+    /* whoever is not admitted is answered from the head alone, before a byte of the body, and
+     * the connection closes: no token, a bad token, a role the route does not admit */
+    static const struct {
+        const char *path, *auth;
+        int status;
+        const char *code;
+    } refused[] = {
+        {"/import", NULL, 401, "unauthenticated"},
+        {"/import", "Bearer nope", 401, "invalid_token"},
+        {"/import", "Bearer down", 503, "auth_unavailable"},
+        {"/import-ops", "Bearer " GOOD_TOKEN, 403, "forbidden"},
+    };
+    for (size_t i = 0; i < JS_ARRAY_LEN(refused); i++) {
+        c = client_open(S->port);
+        large_post(c, refused[i].path, refused[i].auth, 3000);
+        if (client_read(c, &r) != 0) fail_msg("case %zu: no answer before the body", i);
+        assert_error(&r, refused[i].status, refused[i].code, refused[i].status == 401 ? "Authorization" : NULL);
+        assert_true(client_closed(c));
+        resp_free(&r);
+        client_close(c);
+    }
+    assert_int_equal(atomic_load(&handler_calls), before + 2);
+
+    /* above the route's own limit, 413 naming it; other routes keep the server's */
+    c = client_open(S->port);
+    large_post(c, "/import", "Bearer " GOOD_TOKEN, 5000);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_error(&r, 413, "body_too_large", NULL);
+    assert_non_null(strstr(jstr(json_object_get(r.json, "error"), "message"), "4096"));
+    resp_free(&r);
+    client_close(c);
+    c = client_open(S->port);
+    large_post(c, "/json", "Bearer " GOOD_TOKEN, 3000);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_error(&r, 413, "body_too_large", NULL);
+    assert_non_null(strstr(jstr(json_object_get(r.json, "error"), "message"), "1024"));
+    resp_free(&r);
+    client_close(c);
+    /* a path with no route at all is not given the larger limit */
+    c = client_open(S->port);
+    large_post(c, "/import/x", "Bearer " GOOD_TOKEN, 3000);
+    assert_int_equal(client_read(c, &r), 0);
+    assert_error(&r, 413, "body_too_large", NULL);
+    resp_free(&r);
+    client_close(c);
+    assert_int_equal(atomic_load(&handler_calls), before + 2);
+}
+
 static void test_chunked_refused(void **state)
 {
     (void)state;
@@ -1369,6 +1459,7 @@ int main(void)
         cmocka_unit_test(test_head_too_large),
         cmocka_unit_test(test_body_too_large_answered_before_body),
         cmocka_unit_test(test_body_too_large_sent_whole),
+        cmocka_unit_test(test_route_body_limit),
         cmocka_unit_test(test_chunked_refused),
         cmocka_unit_test(test_json_bodies),
         cmocka_unit_test(test_json_unicode_round_trip),
