@@ -7,6 +7,7 @@
  */
 #include "calsync.h"
 
+#include "config.h"
 #include "fsutil.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 #include "log.h"
 
-#define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+#define DEFAULT_DSN PG_DEFAULT_DSN
 
 static void seterr(char *err, size_t len, const char *fmt, ...) JS_PRINTF(3, 4);
 static void seterr(char *err, size_t len, const char *fmt, ...)

@@ -14,6 +14,7 @@
  */
 #include "catalogue.h"
 
+#include "config.h"
 #include "csv.h"
 #include "fsutil.h"
 
@@ -26,7 +27,7 @@
 #include <time.h>
 
 #define ERR_LINE 320
-#define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+#define DEFAULT_DSN PG_DEFAULT_DSN
 
 enum { F_MATTER, F_REGION, F_TIER, F_LEAD, F_CO, F_DISPATCH, F_BASIS, F_N };
 static const char *const field_names[F_N] = {"matter_type", "region_code", "tier", "lead_unit",

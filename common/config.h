@@ -16,6 +16,10 @@
 
 #include "compat.h"
 
+/* The local stack's database (deploy/stack/up.sh): the default of the daemons' pg_dsn and of
+ * jiesuctl when neither --pg-dsn nor JIESU_PG_DSN says otherwise. */
+#define PG_DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+
 typedef enum { CFG_STR, CFG_INT, CFG_BOOL, CFG_SECRET } cfg_type_t;
 
 typedef struct {
@@ -73,7 +77,7 @@ typedef struct {
     {"http_max_conns", CFG_INT, CFG_OFF(type, common.http_max_conns), "1024", 1, 100000,     \
      "open HTTP connections at most; more are closed at once"},                                \
     {"pg_dsn", CFG_SECRET, CFG_OFF(type, common.pg_dsn),                                       \
-     "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu", 0, 0,                 \
+     PG_DEFAULT_DSN, 0, 0,                 \
      "libpq connection string"},                                                               \
     {"redis_addr", CFG_STR, CFG_OFF(type, common.redis_addr), "127.0.0.1:63799", 0, 0,         \
      "Redis host:port"},                                                                       \

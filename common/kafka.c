@@ -611,6 +611,21 @@ static int kcons_skip(kcons_t *c, const rd_kafka_message_t *m)
     return 0;
 }
 
+/* A NUL-terminated copy of n bytes if they are UTF-8 text without NUL (what a text column
+ * holds), else NULL. */
+static char *text_copy(const void *p, size_t n)
+{
+    if (p == NULL || memchr(p, 0, n) != NULL) return NULL;
+    json_t *t = json_stringn(p, n); /* NULL unless valid UTF-8 */
+    if (t == NULL) return NULL;
+    json_decref(t);
+    char *s = malloc(n + 1);
+    if (s == NULL) return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
 static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char *why)
 {
     json_t *dl = json_pack("{s:s,s:s,s:i,s:I,s:s,s:s%}", "consumer", c->name, "topic",
@@ -624,11 +639,26 @@ static int kcons_dead_letter(kcons_t *c, const rd_kafka_message_t *m, const char
     char *txt = dl ? json_dumps(dl, JSON_COMPACT) : NULL;
     json_decref(dl);
     if (txt == NULL) return -1;
-    const char *params[] = {KAFKA_TOPIC_DEAD_LETTER, c->name, txt};
+    /* and the row an operator lists and replays (jiesuctl deadletter): the original and the
+     * key only as text PostgreSQL can hold (UTF-8, no NUL), the event id only if it is one */
+    char type[96] = "", id[64] = "", part[16], off[32], bytes[16];
+    int peeked = m->payload ? envelope_peek(m->payload, m->len, type, sizeof type, id, sizeof id) : 0;
+    char *orig = text_copy(m->payload, m->len), *key = text_copy(m->key, m->key_len);
+    snprintf(part, sizeof part, "%d", (int)m->partition);
+    snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    snprintf(bytes, sizeof bytes, "%zu", m->len);
+    const char *params[] = {KAFKA_TOPIC_DEAD_LETTER, c->name, txt, rd_kafka_topic_name(m->rkt), part, off, key,
+                            (peeked & PEEK_ID) && event_uuid_valid(id) ? id : NULL,
+                            (peeked & PEEK_TYPE) && type[0] ? type : NULL, why[0] ? why : "refused", orig, bytes};
     int rc = pg_query(c->pg,
-                      "INSERT INTO outbox (event_id, topic, msg_key, payload) "
-                      "VALUES (gen_random_uuid(), $1, $2, $3)",
-                      3, params, NULL);
+                      "WITH o AS (INSERT INTO outbox (event_id, topic, msg_key, payload) "
+                      "VALUES (gen_random_uuid(), $1, $2, $3)) "
+                      "INSERT INTO dead_letters (consumer, topic, kafka_partition, kafka_offset, msg_key, event_id, "
+                      "event_type, error, original, original_bytes) VALUES ($2, $4, $5::int, $6::bigint, $7, "
+                      "$8::uuid, $9, left($10, 2000), $11, $12::int) ON CONFLICT DO NOTHING",
+                      12, params, NULL);
+    free(orig);
+    free(key);
     free(txt);
     metric_inc(c->m_dead);
     LOGW("message dead-lettered", LF_STR("consumer", c->name),

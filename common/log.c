@@ -167,7 +167,7 @@ static void log_put_json_str(log_buf_t *b, const char *s)
     log_putc(b, '"');
 }
 
-static int log_key_is_pii(const char *key)
+int log_key_is_pii(const char *key)
 {
     for (size_t i = 0; i < JS_ARRAY_LEN(log_pii_keys); i++)
         if (strcasestr(key, log_pii_keys[i]) != NULL) return 1; /* "contactPhone" too */

@@ -48,6 +48,10 @@ void log_emit(log_level_t level, const char *msg, const log_field_t *fields, siz
  * starred, the last two characters kept for values of 7 or more code points ("1*********78"). */
 void log_mask(const char *in, char *out, size_t outlen);
 
+/* Whether values under this key are personal data (phone, contact, address, body, token…),
+ * masked in every log line whatever the caller said; for other printers of stored data. */
+int log_key_is_pii(const char *key);
+
 #define LOG_AT(lvl, msg, ...)                                                                  \
     do {                                                                                       \
         if (log_enabled(lvl)) {                                                                \

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "deadline.h"
 #include "kafka.h"
 #include "log.h"
@@ -1102,7 +1103,7 @@ int reporting_cli(int argc, char **argv, FILE *out, FILE *errf)
         return 2;
     }
     const char *dsn = getenv("JIESU_PG_DSN");
-    pg_t *pg = pg_new(dsn ? dsn : "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu",
+    pg_t *pg = pg_new(dsn ? dsn : PG_DEFAULT_DSN,
                       "jiesuctl-reporting");
     if (pg == NULL || pg_ensure(pg) != 0) {
         fprintf(errf, "jiesuctl reporting: cannot connect to PostgreSQL: %s\n", pg ? pg->err : "no memory");

@@ -13,6 +13,7 @@
  */
 #include "territory.h"
 
+#include "config.h"
 #include "csv.h"
 #include "fsutil.h"
 
@@ -26,7 +27,7 @@
 
 #define ERR_LINE 320
 #define MAX_FILES 32
-#define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+#define DEFAULT_DSN PG_DEFAULT_DSN
 
 /* Limits of 0001_organisation.sql, in characters (code points). */
 #define REGION_NAME_MAX 100

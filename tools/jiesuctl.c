@@ -14,13 +14,15 @@
 #include "calsync.h"
 #include "casefsm.h"
 #include "catalogue.h"
+#include "config.h"
+#include "deadletter.h"
 #include "deadline.h"
 #include "log.h"
 #include "pg.h"
 #include "readmodel_pg.h"
 #include "territory.h"
 
-#define DEFAULT_DSN "host=127.0.0.1 port=54329 dbname=jiesu user=jiesu password=jiesu"
+#define DEFAULT_DSN PG_DEFAULT_DSN
 
 static void usage(FILE *out)
 {
@@ -38,6 +40,8 @@ static void usage(FILE *out)
             "                                         the working-day calendar in the database (audited)\n"
             "  catalogue import|check FILE | route --matter-type T --region CODE\n"
             "                                         the responsibility catalogue (派单目录)\n"
+            "  deadletter list [--consumer NAME] [--all] | show ID | replay ID... | replay --consumer NAME --pending\n"
+            "                                         messages consumers could never apply; replay once fixed\n"
             "  reporting rebuild [--from case_events|kafka] [--brokers HOST:PORT] | reporting status\n"
             "                                         rebuild the read models, or show their state\n"
             "  territory import|check --regions FILE [--units FILE]\n"
@@ -192,6 +196,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "catalogue")) {
         setenv("JIESU_PG_DSN", dsn, 1);
         return catalogue_cli(argc - i, argv + i, stdout, stderr);
+    }
+    if (!strcmp(cmd, "deadletter")) {
+        setenv("JIESU_PG_DSN", dsn, 1);
+        return deadletter_cli(argc - i, argv + i, stdout, stderr);
     }
     if (!strcmp(cmd, "reporting")) {
         setenv("JIESU_PG_DSN", dsn, 1); /* the module reads the DSN from the environment */

@@ -8,6 +8,10 @@
  * effects table must end with exactly one row per event id, the copies counted as duplicates,
  * and each poison message in the dead-letter outbox once.
  *
+ * Dead letters (table dead_letters, jiesuctl deadletter): refused messages listed and shown with
+ * personal values masked; once the cause is fixed, replayed — from their own outbox row or from
+ * the original message — and applied exactly once.
+ *
  * The type filter (kcons_set_types): messages of other types are skipped without a transaction
  * or a dedup row, yet every offset — the trailing skips' too, written by the timer — reaches
  * consumer_offsets; a restart neither re-applies nor re-reads, and what comes next is applied.
@@ -20,9 +24,12 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "deadletter.h"
 #include "itest.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
+#include "outbox.h"
 
 #define EVENTS 3000
 #define COPIES 300
@@ -187,6 +194,210 @@ static void test_kill_and_rebalance(void **state)
     assert_int_equal(dups, 0);
     assert_int_equal(dead, POISON);
     assert_true(offsets >= 1);
+    /* and one row each for operators: the two without a usable event id carry none */
+    char q[400];
+    snprintf(q, sizeof q, "SELECT count(*) FROM dead_letters WHERE consumer = '%s' AND topic = '%s'", group, topic);
+    assert_int_equal(itest_scalar(pg, q), POISON);
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM dead_letters WHERE consumer = '%s' AND event_id IS NULL AND original IS NOT NULL",
+             group);
+    assert_int_equal(itest_scalar(pg, q), 2);
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM dead_letters WHERE consumer = '%s' AND event_id = "
+             "'00000000-0000-4000-8000-00000000beef' AND error LIKE 'payload.n%%' AND msg_key = 'poison'",
+             group);
+    assert_int_equal(itest_scalar(pg, q), 1);
+    pg_free(pg);
+}
+
+/* ---- dead letters, replayed once the cause is fixed ------------------------------------------ */
+
+#define DL_GOOD 4
+#define DL_FIXME 3 /* two produced straight to Kafka, one through the outbox */
+
+static char dtopic[128], dgroup[160];
+static int dl_fixed; /* the "new release": the handler learns what it refused before */
+
+static kcons_result_t apply_fixable(void *arg, pg_t *pg, const rd_kafka_message_t *m, const char *event_id,
+                                    char *err, size_t errlen)
+{
+    (void)arg;
+    json_t *j = json_loadb(m->payload, m->len, 0, NULL);
+    json_t *pl = json_object_get(j, "payload");
+    int fixme = json_is_true(json_object_get(pl, "fixme"));
+    char nb[32];
+    snprintf(nb, sizeof nb, "%lld", (long long)json_integer_value(json_object_get(pl, "n")));
+    json_decref(j);
+    if (fixme && !dl_fixed) {
+        snprintf(err, errlen, "payload.fixme: not supported by this release");
+        return KCONS_DEAD;
+    }
+    const char *p[] = {event_id, nb};
+    if (pg_query(pg, "INSERT INTO itest_dl_effects (event_id, n) VALUES ($1, $2::int)", 2, p, NULL) != 0)
+        return KCONS_RETRY;
+    return KCONS_APPLIED;
+}
+
+typedef struct {
+    struct event_base *base;
+    struct event *ev;
+    pg_t *pg;
+    double end;
+    long long effects, dead; /* stop once both are reached */
+} dl_stop_t;
+
+static void dl_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    dl_stop_t *s = arg;
+    char q[300];
+    snprintf(q, sizeof q, "SELECT count(*) FROM dead_letters WHERE consumer = '%s'", dgroup);
+    if (itest_now() > s->end || (itest_scalar(s->pg, "SELECT count(*) FROM itest_dl_effects") >= s->effects &&
+                                 itest_scalar(s->pg, q) >= s->dead)) {
+        event_base_loopbreak(s->base);
+        return;
+    }
+    struct timeval tv = {0, 200000};
+    evtimer_add(s->ev, &tv);
+}
+
+/* A consumer of dgroup and an outbox relay on one loop, until `effects` effects and `dead` dead
+ * letters of the group exist (or secs pass). */
+static void dl_run(double secs, long long effects, long long dead)
+{
+    struct event_base *base = event_base_new();
+    pg_t *pg = pg_new(itest_dsn(), "itest-dl");
+    metrics_t *metrics = metrics_new();
+    char err[512];
+    const char *topics[] = {dtopic, NULL};
+    kcons_t *c = kcons_new(base, itest_brokers(), dgroup, topics, pg, apply_fixable, NULL, NULL, err, sizeof err);
+    assert_non_null(c);
+    outbox_relay_conf_t rc = {.pg_dsn = itest_dsn(), .brokers = itest_brokers(), .instance = "itest-dl",
+                              .batch = 500, .poll_ms = 50, .retention_s = 3600};
+    outbox_relay_t *relay = outbox_relay_new(base, &rc, metrics, err, sizeof err);
+    assert_non_null(relay);
+    dl_stop_t st = {base, NULL, pg, itest_now() + secs, effects, dead};
+    st.ev = evtimer_new(base, dl_tick, &st);
+    struct timeval tv = {0, 200000};
+    evtimer_add(st.ev, &tv);
+    event_base_dispatch(base);
+    outbox_relay_free(relay, 2000);
+    kcons_free(c);
+    event_free(st.ev);
+    metrics_free(metrics);
+    pg_free(pg);
+    event_base_free(base);
+}
+
+/* Runs `jiesuctl deadletter ARGS…` in-process; the exit code, what it printed in out/err. */
+static int dl_cli(char *out, size_t outlen, char *errout, size_t errlen, int argc, const char **args)
+{
+    char *ob = NULL, *eb = NULL;
+    size_t on = 0, en = 0;
+    FILE *o = open_memstream(&ob, &on), *e = open_memstream(&eb, &en);
+    setenv("JIESU_PG_DSN", itest_dsn(), 1);
+    int rc = deadletter_cli(argc, (char **)args, o, e);
+    fclose(o);
+    fclose(e);
+    snprintf(out, outlen, "%s", ob ? ob : "");
+    snprintf(errout, errlen, "%s", eb ? eb : "");
+    free(ob);
+    free(eb);
+    return rc;
+}
+
+static void test_dead_letter_replay(void **state)
+{
+    (void)state;
+    snprintf(dtopic, sizeof dtopic, "jiesu.itest.deadletter.%s", itest_run_id());
+    snprintf(dgroup, sizeof dgroup, "itest-dl-%s", itest_run_id());
+    assert_int_equal(itest_create_topic(dtopic, 2), 0);
+    pg_t *pg = pg_new(itest_dsn(), "itest");
+    assert_int_equal(pg_ensure(pg), 0);
+    assert_int_equal(pg_query(pg, "DROP TABLE IF EXISTS itest_dl_effects", 0, NULL, NULL), 0);
+    assert_int_equal(pg_query(pg, "CREATE TABLE itest_dl_effects (event_id uuid NOT NULL, n int NOT NULL)", 0, NULL,
+                              NULL), 0);
+    /* n 1-4 good, 5-6 refused by this release (straight to Kafka), 7 refused (through the outbox) */
+    struct event_base *base = event_base_new();
+    char err[512];
+    kprod_t *p = kprod_new(base, itest_brokers(), "itest-dl-producer", NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(p);
+    char eid[8][40];
+    for (int n = 1; n <= 7; n++) {
+        char key[32], val[256];
+        snprintf(eid[n], sizeof eid[n], "%08x-0000-4000-8000-%012d", (unsigned)getpid(), 900000 + n);
+        snprintf(key, sizeof key, "case-%d", n);
+        snprintf(val, sizeof val, "{\"event_id\":\"%s\",\"type\":\"test.n\",\"payload\":{\"n\":%d,\"fixme\":%s,"
+                 "\"contact_phone\":\"13807712345\"}}", eid[n], n, n > DL_GOOD ? "true" : "false");
+        if (n < 7) {
+            assert_int_equal(kprod_send(p, dtopic, key, strlen(key), val, strlen(val), NULL, err, sizeof err), 0);
+        } else {
+            const char *o[] = {eid[n], dtopic, key, val};
+            assert_int_equal(pg_query(pg, OUTBOX_INSERT_SQL, 4, o, NULL), 0);
+        }
+    }
+    while (kprod_outq_len(p) > 0) kprod_poll(p, 50);
+    kprod_free(p, 1000);
+    event_base_free(base);
+
+    dl_fixed = 0;
+    dl_run(60, DL_GOOD, DL_FIXME);
+    char q[400];
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_dl_effects"), DL_GOOD);
+    snprintf(q, sizeof q, "SELECT count(*) FROM dead_letters WHERE consumer = '%s' AND replayed_at IS NULL "
+                          "AND event_type = 'test.n' AND original LIKE '%%\"fixme\":true%%' AND error LIKE 'payload.fixme%%'",
+             dgroup);
+    assert_int_equal(itest_scalar(pg, q), DL_FIXME);
+
+    /* list and show: the operator sees them, personal values masked in `show` */
+    char out[8192], eout[2048];
+    const char *list[] = {"deadletter", "list", "--consumer", dgroup};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 4, list), 0);
+    assert_non_null(strstr(out, "3 dead letter(s) pending"));
+    assert_non_null(strstr(out, eid[5]));
+    snprintf(q, sizeof q, "SELECT min(id) FROM dead_letters WHERE consumer = '%s'", dgroup);
+    char first[24];
+    snprintf(first, sizeof first, "%lld", itest_scalar(pg, q));
+    const char *show[] = {"deadletter", "show", first};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 3, show), 0);
+    assert_non_null(strstr(out, "payload.fixme"));
+    assert_null(strstr(out, "13807712345"));
+    assert_non_null(strstr(out, "contact_phone"));
+
+    /* refused: unknown ids, and nothing changes */
+    const char *bad[] = {"deadletter", "replay", "999999999"};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 3, bad), 1);
+    assert_non_null(strstr(eout, "no dead letter 999999999"));
+    const char *usage[] = {"deadletter", "replay", "--pending"};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 3, usage), 2);
+
+    /* the fix is deployed: replay them all, then each is applied exactly once */
+    dl_fixed = 1;
+    const char *replay[] = {"deadletter", "replay", "--consumer", dgroup, "--pending", "--by", "itest operator"};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 7, replay), 0);
+    assert_non_null(strstr(out, "3 replayed, 0 refused"));
+    const char *again[] = {"deadletter", "replay", first};
+    assert_int_equal(dl_cli(out, sizeof out, eout, sizeof eout, 3, again), 1);
+    assert_non_null(strstr(eout, "replayed already"));
+    snprintf(q, sizeof q, "SELECT count(*) FROM audit_log WHERE action = 'deadletter.replay' AND detail->>'consumer' = '%s' "
+                          "AND detail->>'by' = 'itest operator'", dgroup);
+    assert_int_equal(itest_scalar(pg, q), DL_FIXME);
+    /* 7 went out again from its own outbox row; 5 and 6 got rows with their original message */
+    snprintf(q, sizeof q, "SELECT count(*) FROM outbox WHERE event_id = '%s'", eid[7]);
+    assert_int_equal(itest_scalar(pg, q), 1);
+    snprintf(q, sizeof q, "SELECT count(*) FROM outbox WHERE topic = '%s' AND msg_key IN ('case-5', 'case-6')", dtopic);
+    assert_int_equal(itest_scalar(pg, q), 2);
+
+    dl_run(60, DL_GOOD + DL_FIXME, DL_FIXME);
+    assert_int_equal(itest_scalar(pg, "SELECT count(*) FROM itest_dl_effects"), DL_GOOD + DL_FIXME);
+    assert_int_equal(itest_scalar(pg, "SELECT count(DISTINCT n) FROM itest_dl_effects"), DL_GOOD + DL_FIXME);
+    snprintf(q, sizeof q, "SELECT count(*) FROM dead_letters WHERE consumer = '%s' AND replayed_at IS NOT NULL", dgroup);
+    assert_int_equal(itest_scalar(pg, q), DL_FIXME);
+    snprintf(q, sizeof q, "SELECT count(*) FROM dead_letters WHERE consumer = '%s'", dgroup);
+    assert_int_equal(itest_scalar(pg, q), DL_FIXME); /* none refused again */
+    snprintf(q, sizeof q, "SELECT count(*) FROM outbox WHERE topic = '%s' AND published_at IS NULL", dtopic);
+    assert_int_equal(itest_scalar(pg, q), 0);
     pg_free(pg);
 }
 
@@ -352,6 +563,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_and_rebalance),
         cmocka_unit_test(test_type_filter),
+        cmocka_unit_test(test_dead_letter_replay),
     };
     return cmocka_run_group_tests_name("idempotent consumer (real Kafka + PostgreSQL)", tests, NULL, NULL);
 }
