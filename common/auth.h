@@ -54,6 +54,10 @@ int auth_token_hash(const char *token, unsigned char out[32]) JS_MUST_CHECK;
  * credit code's cases; units only the cases they handle; centres, agents and supervisors the
  * cases of their region and the regions below it (region codes are prefixes of their
  * children's: 45 ⊃ 4501 ⊃ 450102 ⊃ 450102001); operators no case content at all. */
+/* What a handling unit is shown in place of the reporter's identity (enterprise name, credit
+ * code, address, contact) on a confidential report (举报, DOMAIN.md §8). */
+#define AUTH_WITHHELD_REPORTER "（保密件，诉求人信息不向承办单位公开）"
+
 int auth_may_see_case(const http_principal_t *p, const char *case_region,
                       const char *case_credit_code, long long case_unit_id);
 

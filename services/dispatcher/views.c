@@ -197,7 +197,9 @@ void dsp_h_unit_queue(http_req_t *req, void *arg)
     PGresult *r = NULL;
     if (pg_query(pg,
                  "SELECT * FROM (SELECT c.id, c.case_no, c.version, c.state, cu.role, c.kind, c.complexity, "
-                 "coalesce(d.matter_type, ''), c.summary, c.enterprise_name, c.region_code, c.tier, " MS("c.due_at") " AS due_ms, "
+                 "coalesce(d.matter_type, ''), c.summary, "
+                 "CASE WHEN c.confidential THEN '" AUTH_WITHHELD_REPORTER "' ELSE c.enterprise_name END, "
+                 "c.region_code, c.tier, " MS("c.due_at") " AS due_ms, "
                  MS("d.sign_by") ", " MS("cu.assigned_at") ", "
                  "CASE WHEN c.state = 'dispatched' AND cu.role = 'lead' THEN 'to_sign' "
                  "     WHEN c.state = 'dispatched' THEN 'awaiting_lead' "
@@ -496,14 +498,16 @@ void dsp_h_assignment_form(http_req_t *req, void *arg)
     h_raw(&b, "</td></tr>\n<tr><th>需要办理或协调解决事项</th><td colspan=\"4\">");
     h_text(&b, PQgetvalue(r, 0, 14));
     h_raw(&b, "</td></tr>\n<tr><th>反映企业</th><td colspan=\"4\">");
-    h_text(&b, PQgetvalue(r, 0, 8));
-    if (PQgetvalue(r, 0, 9)[0]) {
+    if (withhold) h_raw(&b, AUTH_WITHHELD_REPORTER); /* the reporter, their code and address */
+    else h_text(&b, PQgetvalue(r, 0, 8));
+    if (!withhold && PQgetvalue(r, 0, 9)[0]) {
         h_raw(&b, "（统一社会信用代码：");
         h_text(&b, PQgetvalue(r, 0, 9));
         h_raw(&b, "）");
     }
     h_raw(&b, "</td></tr>\n<tr><th>企业地址</th><td colspan=\"4\">");
-    h_text(&b, PQgetvalue(r, 0, 10));
+    if (withhold) h_raw(&b, "（保密件）");
+    else h_text(&b, PQgetvalue(r, 0, 10));
     h_raw(&b, "</td></tr>\n<tr><th>联系人</th><td colspan=\"2\">");
     if (withhold) h_raw(&b, "（保密件：经交办单位转达）");
     else h_text(&b, PQgetvalue(r, 0, 11));

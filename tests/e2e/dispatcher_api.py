@@ -520,11 +520,19 @@ Rc = submit("营商环境", kind="report", confidential=True, summary="反映<b>
             body="窗口工作人员暗示索要好处费 <script>alert(1)</script>，请核查。")
 hr = wait_state(Rc, "dispatched")
 s, f, _ = call("GET", f"/v1/cases/{Rc}/assignment-form", T["U_450103_FGW"])
-check("a confidential report: the unit's form withholds the reporter's name and phone", s == 200 and "保密件" in f
-      and "李明" not in f and "13807712345" not in f, f[:300] if isinstance(f, str) else f)
+ent = sql(f"SELECT enterprise_name || '|' || credit_code || '|' || address FROM cases WHERE id = '{Rc}'").split("|")
+check("a confidential report: the unit's form withholds the reporter — enterprise, credit code, address, contact, phone",
+      s == 200 and "保密件" in f and "李明" not in f and "13807712345" not in f and len(ent) == 3
+      and not any(x in f for x in ent), f[:300] if isinstance(f, str) else f)
+s, q, _ = call("GET", "/v1/unit/queue", T["U_450103_FGW"])
+mine = [x for x in q.get("items", []) if x["case_id"] == Rc] if s == 200 else []
+check("  … the unit's queue names no reporter either", mine and "保密件" in mine[0]["enterprise_name"]
+      and not any(x in json.dumps(q, ensure_ascii=False) for x in ent), mine)
+others = [x for x in q.get("items", []) if x["case_id"] != Rc] if s == 200 else []
+check("  … while other cases in it keep their enterprise", others and all("保密件" not in x["enterprise_name"] for x in others), others[:1])
 check("  … and escapes what the enterprise typed", "&lt;script&gt;" in f and "<script>" not in f and "&lt;b&gt;" in f)
 s, f, _ = call("GET", f"/v1/cases/{Rc}/assignment-form", T["T_CENTRE_QX"])
-check("  … the centre's copy shows them", s == 200 and "李明" in f)
+check("  … the centre's copy shows them", s == 200 and "李明" in f and all(x in f for x in ent))
 s, r, _ = call("GET", f"/v1/cases/{L}/assignment-form", T["T_CENTRE_QX"])
 check("no assignment form before dispatch → 409", s == 409 and r["error"]["code"] == "not_dispatched", r)
 
