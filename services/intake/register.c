@@ -155,6 +155,13 @@ static const char *outcome_name(outcome_t o)
 
 /* ---- round 1: decide ----------------------------------------------------------------------- */
 
+/* Whether r's submitter may learn of a case in this region (a duplicate's answer names the
+ * original): an agent within its jurisdiction; an enterprise always (its own credit code). */
+static int may_know(const reg_t *r, const char *region)
+{
+    return r->who.role != AUTH_ROLE_AGENT || auth_region_covers(r->who.region_code, region);
+}
+
 static void decide(intake_t *in, reg_t *r, PGresult *cands, reg_t *earlier)
 {
     appeal_t *a = &r->a;
@@ -184,6 +191,7 @@ static void decide(intake_t *in, reg_t *r, PGresult *cands, reg_t *earlier)
     double best = 0;
     for (int i = 0; cands && i < PQntuples(cands); i++) {
         if (strcmp(PQgetvalue(cands, i, 0), a->credit_code) != 0) continue; /* another enterprise's */
+        if (!may_know(r, PQgetvalue(cands, i, 7))) continue;
         textsim_sig_t *s = NULL;
         if (textsim_sig_decode(PQgetvalue(cands, i, 3), &s) != 0) continue;
         double sc = textsim_similarity(r->sig, s);
@@ -208,7 +216,7 @@ static void decide(intake_t *in, reg_t *r, PGresult *cands, reg_t *earlier)
     }
     for (reg_t *e = earlier; e && e != r; e = e->next) {
         if (e->replay_status || e->leader || e->outcome == OUT_REJECTED || e->outcome == OUT_DUPLICATE ||
-            strcmp(e->a.credit_code, a->credit_code) != 0)
+            strcmp(e->a.credit_code, a->credit_code) != 0 || !may_know(r, e->a.region_code))
             continue;
         double sc = textsim_similarity(r->sig, e->sig);
         if (sc >= threshold && sc > best) {
@@ -701,7 +709,7 @@ static int write_batch(intake_t *in, reg_t *list, size_t n)
                        "encode(i.request_sha256, 'hex') FROM idempotency_keys i JOIN json_to_recordset($1::json) "
                        "AS x(p bigint, k text) ON i.principal_id = x.p AND i.idem_key = x.k", keys) != 0)) ||
         queue_doc(b, "SELECT c.credit_code, c.id, c.case_no, c.text_sig, coalesce(c.lead_unit_id, 0), "
-                     "c.terminated, c.state FROM (SELECT DISTINCT json_array_elements_text($1::json) AS cc) q "
+                     "c.terminated, c.state, c.region_code FROM (SELECT DISTINCT json_array_elements_text($1::json) AS cc) q "
                      "CROSS JOIN LATERAL (SELECT * FROM cases WHERE credit_code = q.cc AND text_sig IS NOT NULL "
                      "AND (closed_at IS NULL OR terminated) ORDER BY received_at DESC LIMIT 50) c", credits) != 0)
         goto out;
@@ -1127,6 +1135,18 @@ void intake_submit(http_req_t *req, void *arg)
         return;
     }
     json_decref(body);
+    /* An agent registers for its own jurisdiction; what lies elsewhere in the deployment is
+     * the platform there's to register (outside the deployment: refused with a referral, below).
+     * 403 names the field: the region exists, so saying so tells nothing. */
+    if (p->role == AUTH_ROLE_AGENT && intake_regions_find(in->regions, r->a.region_code) != NULL &&
+        !auth_region_covers(p->region_code, r->a.region_code)) {
+        (void)ratelimit_now(in, NULL, principal, 0);
+        http_reply_error(req, 403, "outside_jurisdiction", "region_code",
+                         "region_code: %s is outside your jurisdiction (%s); transfer the appeal to its platform",
+                         r->a.region_code, p->region_code[0] ? p->region_code : "none");
+        reg_free(r);
+        return;
+    }
     static unsigned long long arrivals;
     r->req = req;
     r->arrival = ++arrivals;

@@ -145,8 +145,8 @@ check("four concurrent retries with one key → one case", all(r[0] == 201 for r
 
 # concurrent numbering: no duplicates, no gaps
 before = int(sql("SELECT coalesce(max(last_no), 0) FROM case_seq WHERE region_code = '450105' AND year = extract(year from now() at time zone 'Asia/Shanghai')"))
-def one(i):
-    return call("POST", "/v1/appeals", T["T_AGENT"], appeal(
+def one(i):  # 450105 is outside the district agent's jurisdiction: the province's agent
+    return call("POST", "/v1/appeals", T["T_AGENT_PROV"], appeal(
         enterprise_name=f"南宁市江南区第{i}号商贸有限公司", credit_code=ENT_B, region_code="450105", channel="window",
         kind="suggestion", summary=f"第{i}号建议：优化审批流程", body=f"建议编号{i}：{uuid.uuid4().hex} 简化开办企业审批材料。"))
 with concurrent.futures.ThreadPoolExecutor(8) as ex:
@@ -160,7 +160,7 @@ print(f"       (written in {batches} transactions: group commit)")
 # repeats sent at once land in one batch: the later ones link to the first by its real number
 # (the rows are built with placeholder numbers before the numbers are taken)
 def rep(i):
-    return call("POST", "/v1/appeals", T["T_AGENT"], appeal(
+    return call("POST", "/v1/appeals", T["T_AGENT_PROV"], appeal(
         enterprise_name="南宁市江南区某机械制造有限公司", credit_code=ENT_B, region_code="450105", channel="hotline",
         summary="新建厂房消防验收申请两个月无人受理",
         body=f"我公司新建厂房于九月提交消防验收申请，至今两个月无人受理，也无法查询进度，厂房无法投产，请协调尽快验收。{'。' * i}"))
@@ -178,6 +178,22 @@ if len(news) == 1:
 check("  … no placeholder number stored anywhere",
       sql("SELECT count(*) FROM cases WHERE case_no LIKE 'Q%'") == "0"
       and sql("SELECT count(*) FROM outbox WHERE payload ~ '\"Q[0-9A-Z]{12}-'") == "0")
+
+# an agent registers for its own jurisdiction only, and learns nothing of cases outside it
+n0 = int(sql("SELECT count(*) FROM cases"))
+s, e, _ = call("POST", "/v1/appeals", T["T_AGENT"], appeal(credit_code=ENT_B, region_code="450105", channel="hotline"))
+check("a district agent registering in another district → 403 outside_jurisdiction naming region_code",
+      s == 403 and e["error"]["code"] == "outside_jurisdiction" and e["error"]["field"] == "region_code", e)
+check("  … nothing written", int(sql("SELECT count(*) FROM cases")) == n0)
+same = dict(enterprise_name="南宁市江南区某机械制造有限公司", credit_code=ENT_B, region_code="450103", channel="hotline",
+            summary="新建厂房消防验收申请两个月无人受理",
+            body="我公司新建厂房于九月提交消防验收申请，至今两个月无人受理，也无法查询进度，厂房无法投产，请协调尽快验收。")
+s, mine, _ = call("POST", "/v1/appeals", T["T_AGENT"], appeal(**same))
+orig_no = news[0]["case_no"] if len(news) == 1 else "?"
+check("the same matter registered by the district agent in its district: not linked to the case in 450105 it may not see",
+      s == 201 and mine.get("outcome") != "duplicate" and orig_no not in json.dumps(mine), mine)
+s, prov, _ = call("POST", "/v1/appeals", T["T_AGENT_PROV"], appeal(**dict(same, body=same["body"] + "（再次来电）")))
+check("  … the province's agent, who sees both, gets it linked as a duplicate", s == 201 and prov.get("outcome") == "duplicate", prov)
 
 # ---- rate limit ------------------------------------------------------------------------------
 print("rate limit:")
