@@ -133,6 +133,20 @@ static void produce_all(void)
     event_base_free(base);
 }
 
+/* A new two-partition topic, and an empty effects table (name, column list); the connection. */
+static pg_t *fresh_topic_and_table(const char *t, const char *table, const char *columns)
+{
+    assert_int_equal(itest_create_topic(t, 2), 0);
+    pg_t *pg = pg_new(itest_dsn(), "itest");
+    assert_int_equal(pg_ensure(pg), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS %s", table);
+    assert_int_equal(pg_query(pg, sql, 0, NULL, NULL), 0);
+    snprintf(sql, sizeof sql, "CREATE TABLE %s %s", table, columns);
+    assert_int_equal(pg_query(pg, sql, 0, NULL, NULL), 0);
+    return pg;
+}
+
 static void test_kill_and_rebalance(void **state)
 {
     (void)state;
@@ -312,12 +326,7 @@ static void test_dead_letter_replay(void **state)
     (void)state;
     snprintf(dtopic, sizeof dtopic, "jiesu.itest.deadletter.%s", itest_run_id());
     snprintf(dgroup, sizeof dgroup, "itest-dl-%s", itest_run_id());
-    assert_int_equal(itest_create_topic(dtopic, 2), 0);
-    pg_t *pg = pg_new(itest_dsn(), "itest");
-    assert_int_equal(pg_ensure(pg), 0);
-    assert_int_equal(pg_query(pg, "DROP TABLE IF EXISTS itest_dl_effects", 0, NULL, NULL), 0);
-    assert_int_equal(pg_query(pg, "CREATE TABLE itest_dl_effects (event_id uuid NOT NULL, n int NOT NULL)", 0, NULL,
-                              NULL), 0);
+    pg_t *pg = fresh_topic_and_table(dtopic, "itest_dl_effects", "(event_id uuid NOT NULL, n int NOT NULL)");
     /* n 1-4 good, 5-6 refused by this release (straight to Kafka), 7 refused (through the outbox) */
     struct event_base *base = event_base_new();
     char err[512];
@@ -513,11 +522,7 @@ static void test_type_filter(void **state)
     (void)state;
     snprintf(ftopic, sizeof ftopic, "jiesu.itest.filter.%s", itest_run_id());
     snprintf(fgroup, sizeof fgroup, "itest-filter-%s", itest_run_id());
-    assert_int_equal(itest_create_topic(ftopic, 2), 0);
-    pg_t *pg = pg_new(itest_dsn(), "itest");
-    assert_int_equal(pg_ensure(pg), 0);
-    assert_int_equal(pg_query(pg, "DROP TABLE IF EXISTS itest_filter", 0, NULL, NULL), 0);
-    assert_int_equal(pg_query(pg, "CREATE TABLE itest_filter (event_id uuid NOT NULL)", 0, NULL, NULL), 0);
+    pg_t *pg = fresh_topic_and_table(ftopic, "itest_filter", "(event_id uuid NOT NULL)");
     char q_dedup[300];
     snprintf(q_offsets, sizeof q_offsets,
              "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE consumer = '%s'", fgroup);
