@@ -260,6 +260,7 @@ void dsp_h_centre_queue(http_req_t *req, void *arg);
 void dsp_h_unit_queue(http_req_t *req, void *arg);
 void dsp_h_handling(http_req_t *req, void *arg);
 void dsp_h_assignment_form(http_req_t *req, void *arg);
+void dsp_h_handling_form(http_req_t *req, void *arg);
 
 /* Shared by the request handlers: validates body against the table, replying 400 on failure. */
 struct rv_field;

@@ -114,6 +114,7 @@ static int dispatcher_start(daemon_t *d, void *arg)
         http_server_route(h, "POST", "/v1/cases/{id}/result", unit, dsp_h_result, ds) ||
         http_server_route(h, "GET", "/v1/cases/{id}/handling", readers, dsp_h_handling, ds) ||
         http_server_route(h, "GET", "/v1/cases/{id}/assignment-form", readers, dsp_h_assignment_form, ds) ||
+        http_server_route(h, "GET", "/v1/cases/{id}/handling-form", readers, dsp_h_handling_form, ds) ||
         /* the territory and the catalogue: the handlers admit only provincial principals */
         http_server_route_body(h, "POST", "/v1/territory/import", importers, import_body, dsp_h_territory_import, ds) ||
         http_server_route_body(h, "POST", "/v1/catalogue/versions", importers, import_body, dsp_h_catalogue_import, ds) ||

@@ -669,6 +669,8 @@ static const rv_field_t result_fields[] = {
      .check = dsp_check_time},
     {.name = "attachment_ids", .type = RV_ARRAY, .min = 0, .max = 20, .items = RV_STR, .single_line = true,
      .check = dsp_check_uuid},
+    {.name = "handler_name", .type = RV_STR, .min = 1, .max = 50, .single_line = true},
+    {.name = "handler_phone", .type = RV_STR, .min = 3, .max = 32, .single_line = true, .check = dsp_check_phone},
 };
 
 void dsp_h_result(http_req_t *req, void *arg)
@@ -760,13 +762,14 @@ void dsp_h_result(http_req_t *req, void *arg)
     snprintf(who, sizeof who, "%lld", p->id);
     const char *pi[] = {c.cur.id, rs, unit, rv_str(body, "finding", ""), rv_str(body, "measures", ""),
                         rv_str(body, "how_told", ""), dsp_time(told, tb, sizeof tb), within ? "true" : "false", parts,
-                        lit, who};
+                        lit, who, rv_str(body, "handler_name", NULL), rv_str(body, "handler_phone", NULL)};
     dsp_update_t u = {.set_due = true, .due_ms = 0};
     if (pg_query(pg,
                  "INSERT INTO case_results (case_id, handling_round, unit_id, finding, measures, how_told, told_at, "
-                 "within_deadline, part_ids, attachment_ids, submitted_by) VALUES ($1::uuid, $2::int, $3::bigint, $4, "
-                 "$5, $6, $7::timestamptz, $8::bool, $9::uuid[], $10::uuid[], $11::bigint)",
-                 11, pi, NULL) != 0 ||
+                 "within_deadline, part_ids, attachment_ids, submitted_by, handler_name, handler_phone) VALUES "
+                 "($1::uuid, $2::int, $3::bigint, $4, $5, $6, $7::timestamptz, $8::bool, $9::uuid[], $10::uuid[], "
+                 "$11::bigint, $12, $13)",
+                 13, pi, NULL) != 0 ||
         dsp_case_update(ds, pg, &c, CASEFSM_STATE_RESOLVED, &u) != 0) {
         dsp_fail(req, pg, NULL, "result");
         goto out;

@@ -557,3 +557,172 @@ void dsp_h_assignment_form(http_req_t *req, void *arg)
     http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.len);
     free(b.s);
 }
+
+/* ---- GET /v1/cases/{id}/handling-form ------------------------------------------------------------ */
+
+static const char *channel_zh(const char *c)
+{
+    static const char *const k[][2] = {{"web", "网上诉求"},          {"hotline", "12345热线"},
+                                       {"window", "窗口受理"},       {"field_visit", "走访收集"},
+                                       {"solicitation", "每周征集"}, {"mini_program", "小程序"},
+                                       {"qr_code", "扫码反映"},      {"email", "电子邮件"},
+                                       {"upper_transfer", "上级转办"}};
+    for (size_t i = 0; i < JS_ARRAY_LEN(k); i++)
+        if (!strcmp(c, k[i][0])) return k[i][1];
+    return c;
+}
+
+static const char *told_zh(const char *h)
+{
+    return !strcmp(h, "phone")       ? "电话"
+           : !strcmp(h, "sms")       ? "短信"
+           : !strcmp(h, "in_person") ? "当面"
+           : !strcmp(h, "letter")    ? "书面"
+           : !strcmp(h, "online")    ? "网上"
+                                     : "电子邮件";
+}
+
+static const char *finding_zh(const char *f)
+{
+    return !strcmp(f, "true") ? "属实" : !strcmp(f, "partly_true") ? "部分属实" : "不属实";
+}
+
+/* The handling form (承办单, seed 003 annex 2): the lead unit's account of the latest round —
+ * who handled it, the finding and measures, how and when the enterprise was told, and what the
+ * revisit heard (satisfaction; for an unsatisfied one, the reason and the next steps from the
+ * unit's review form). For a unit, a confidential report's reporter is withheld as on the
+ * assignment form. */
+void dsp_h_handling_form(http_req_t *req, void *arg)
+{
+    dispatcher_t *ds = arg;
+    pg_t *pg = ds->pg;
+    const http_principal_t *p = http_req_principal(req);
+    const char *id = http_req_param(req, 0);
+    PGresult *r = NULL, *q = NULL;
+    if (read_case(ds, req, id, &r) != 1) return;
+    const char *pa[] = {id, PQgetvalue(r, 0, 33)};
+    if (pg_query(pg,
+                 "SELECT (SELECT name FROM regions WHERE code = $2), u.name, x.handling_round, x.finding, x.measures, "
+                 "x.how_told, " MS("x.told_at") ", coalesce(x.handler_name, pr.name, ''), coalesce(x.handler_phone, ''), "
+                 "c.channel, coalesce((SELECT string_agg(v.name, '、' ORDER BY cu.id) FROM case_units cu JOIN units v "
+                 "  ON v.id = cu.unit_id WHERE cu.case_id = x.case_id AND cu.role = 'co' AND cu.released_at IS NULL), ''), "
+                 "(SELECT k.satisfaction_label FROM revisit_calls k WHERE k.case_id = x.case_id "
+                 "  AND k.handling_round = x.handling_round AND k.satisfaction_label IS NOT NULL ORDER BY k.called_at DESC "
+                 "  LIMIT 1), "
+                 "(SELECT f.unsatisfied_analysis FROM review_forms f JOIN revisit_calls k ON k.id = f.call_id "
+                 "  WHERE f.case_id = x.case_id AND f.state = 'submitted' AND k.handling_round = x.handling_round "
+                 "  ORDER BY f.submitted_at DESC LIMIT 1), "
+                 "(SELECT f.next_steps FROM review_forms f JOIN revisit_calls k ON k.id = f.call_id "
+                 "  WHERE f.case_id = x.case_id AND f.state = 'submitted' AND k.handling_round = x.handling_round "
+                 "  ORDER BY f.submitted_at DESC LIMIT 1), " MS("x.submitted_at") " "
+                 "FROM case_results x JOIN units u ON u.id = x.unit_id JOIN cases c ON c.id = x.case_id "
+                 "LEFT JOIN principals pr ON pr.id = x.submitted_by WHERE x.case_id = $1::uuid "
+                 "ORDER BY x.handling_round DESC LIMIT 1",
+                 2, pa, &q) != 0) {
+        PQclear(r);
+        dsp_reply_db(req, pg, "handling form");
+        return;
+    }
+    if (PQntuples(q) == 0) {
+        http_reply_json(req, 409, json_pack("{s:{s:s,s:s,s:n},s:s,s:i}", "error", "code", "no_result", "message",
+                                            "the unit has not submitted a result yet: there is no handling form",
+                                            "field", "state", PQgetvalue(r, 0, 3), "version", atoi(PQgetvalue(r, 0, 2))));
+        PQclear(q);
+        PQclear(r);
+        return;
+    }
+    bool withhold = p->role == AUTH_ROLE_UNIT && PQgetvalue(r, 0, 15)[0] == 't';
+    int64_t received = ms_of(r, 0, 18), told = ms_of(q, 0, 6), submitted = ms_of(q, 0, 14);
+    char d1[64], d2[64], d3[64], year[16];
+    int y;
+    calendar_day_to_ymd(deadline_local_day(submitted), &y, NULL, NULL);
+    snprintf(year, sizeof year, "%d", y);
+    html_t b = {0};
+    h_raw(&b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    h_text(&b, PQgetvalue(q, 0, 0));
+    h_raw(&b, "企业诉求承办单 ");
+    h_text(&b, PQgetvalue(r, 0, 1));
+    h_raw(&b, "</title>\n<style>\n"
+              "body{font-family:\"SimSun\",\"Songti SC\",serif;margin:2cm;color:#000}\n"
+              "h1{text-align:center;font-size:22pt;letter-spacing:2pt;margin:0 0 12pt}\n"
+              ".meta{display:flex;justify-content:space-between;margin:0 0 6pt}\n"
+              "table{width:100%%;border-collapse:collapse;table-layout:fixed}\n"
+              "th,td{border:1px solid #000;padding:6pt;vertical-align:top;font-size:12pt}\n"
+              "th{width:16%%;font-weight:normal;text-align:center;vertical-align:middle}\n"
+              ".seal{height:60pt;text-align:right;vertical-align:bottom}\n"
+              ".note{font-size:10pt;margin-top:8pt}\n"
+              "@media print{body{margin:1.5cm}}\n"
+              "</style>\n</head>\n<body>\n<h1>");
+    h_text(&b, PQgetvalue(q, 0, 0));
+    h_raw(&b, "企业诉求承办单</h1>\n<p class=\"meta\"><span>承办单位：");
+    h_text(&b, PQgetvalue(q, 0, 1));
+    h_raw(&b, "</span><span>编号：〔%s〕", year);
+    h_text(&b, PQgetvalue(r, 0, 1));
+    h_raw(&b, "号</span></p>\n<table>\n<tr><th>时间</th><td colspan=\"2\">%s</td><th>问题来源</th><td>%s</td></tr>\n",
+          date_zh(received, d1, sizeof d1, false), channel_zh(PQgetvalue(q, 0, 9)));
+    h_raw(&b, "<tr><th>诉求人</th><td colspan=\"2\">");
+    if (withhold) h_raw(&b, "（保密件：经交办单位转达）");
+    else h_text(&b, PQgetvalue(r, 0, 11));
+    h_raw(&b, "</td><th>联系电话</th><td>");
+    if (withhold) h_raw(&b, "（保密件）");
+    else h_text(&b, PQgetvalue(r, 0, 12));
+    h_raw(&b, "</td></tr>\n<tr><th>公司名称</th><td colspan=\"4\">");
+    if (withhold) h_raw(&b, AUTH_WITHHELD_REPORTER);
+    else h_text(&b, PQgetvalue(r, 0, 8));
+    h_raw(&b, "</td></tr>\n<tr><th>诉求</th><td colspan=\"4\">");
+    h_text(&b, PQgetvalue(r, 0, 14));
+    h_raw(&b, "</td></tr>\n<tr><th>办理单位</th><td colspan=\"2\">");
+    h_text(&b, PQgetvalue(q, 0, 1));
+    if (PQgetvalue(q, 0, 10)[0]) {
+        h_raw(&b, "（牵头）；");
+        h_text(&b, PQgetvalue(q, 0, 10));
+        h_raw(&b, "（配合）");
+    }
+    h_raw(&b, "</td><th>经办人</th><td>");
+    h_text(&b, PQgetvalue(q, 0, 7));
+    h_raw(&b, "</td></tr>\n<tr><th>联系电话</th><td colspan=\"4\">");
+    h_text(&b, PQgetvalue(q, 0, 8));
+    h_raw(&b, "</td></tr>\n<tr><th>反映问题摘要</th><td colspan=\"4\">");
+    h_text(&b, PQgetvalue(r, 0, 13));
+    h_raw(&b, "</td></tr>\n<tr><th>转办意见</th><td colspan=\"4\">交由");
+    h_text(&b, PQgetvalue(q, 0, 1));
+    h_raw(&b, "牵头办理（事项类别：");
+    h_text(&b, PQgetvalue(r, 0, 19));
+    if (!strcmp(PQgetvalue(r, 0, 21), "catalogue")) h_raw(&b, "；依派单目录第%s版", PQgetvalue(r, 0, 20));
+    else h_raw(&b, "；交办单位确定");
+    h_raw(&b, "），%s前办结反馈。</td></tr>\n",
+          date_zh(ms_of(r, 0, 29) ? ms_of(r, 0, 29) : ms_of(r, 0, 17), d2, sizeof d2, true));
+    h_raw(&b, "<tr><th>办理情况</th><td colspan=\"4\">经查，反映事项%s。", finding_zh(PQgetvalue(q, 0, 3)));
+    if (atoi(PQgetvalue(q, 0, 2)) > 1) h_raw(&b, "（第%s轮办理）", PQgetvalue(q, 0, 2));
+    h_raw(&b, "<br>");
+    h_text(&b, PQgetvalue(q, 0, 4));
+    h_raw(&b, "</td></tr>\n<tr><th>反馈情况</th><td colspan=\"4\">%s，办理单位经办人向诉求企业以%s方式进行了办理结果反馈",
+          date_zh(told, d3, sizeof d3, false), told_zh(PQgetvalue(q, 0, 5)));
+    if (!PQgetisnull(q, 0, 11)) {
+        h_raw(&b, "，回访时企业对办理结果表示：");
+        h_text(&b, PQgetvalue(q, 0, 11));
+    } else {
+        h_raw(&b, "（待回访）");
+    }
+    h_raw(&b, "。</td></tr>\n<tr><th>不满意原因</th><td colspan=\"4\">");
+    if (!PQgetisnull(q, 0, 12)) h_text(&b, PQgetvalue(q, 0, 12));
+    else h_raw(&b, "—");
+    h_raw(&b, "</td></tr>\n<tr><th>下一步计划</th><td colspan=\"4\">");
+    if (!PQgetisnull(q, 0, 13)) h_text(&b, PQgetvalue(q, 0, 13));
+    else h_raw(&b, "—");
+    h_raw(&b, "</td></tr>\n<tr><th>单位签章</th><td colspan=\"4\" class=\"seal\">（签章）&nbsp;&nbsp;年&nbsp;&nbsp;月&nbsp;&nbsp;日"
+              "</td></tr>\n</table>\n<p class=\"note\">注：本单据由系统根据办理结果生成，办理情况以承办单位提交的为准；"
+              "诉求内容保密，仅供办理使用。</p>\n</body>\n</html>\n");
+    char obj[48];
+    snprintf(obj, sizeof obj, "case:%s", PQgetvalue(r, 0, 0));
+    PQclear(q);
+    PQclear(r);
+    dsp_audit(pg, p, obj, json_pack("{s:s,s:b}", "view", "handling_form", "contact_withheld", withhold));
+    if (b.oom) {
+        free(b.s);
+        http_reply_oom(req);
+        return;
+    }
+    http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.len);
+    free(b.s);
+}

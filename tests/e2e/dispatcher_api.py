@@ -276,11 +276,30 @@ s, r, _ = act(C, "part", T["U_450103_CG"], {"version": version(C), "summary": "�
 check("co-handler 城管局 submits its part", s == 200, r)
 s, r, _ = act(C, "result", T["U_450103_CG"], dict(result, version=version(C)))
 check("a co-handler may not submit the result (403)", s == 403, r)
+s, f, _ = call("GET", f"/v1/cases/{C}/handling-form", T["U_450103_ZJ"])
+check("no handling form (承办单) before the result → 409 no_result", s == 409 and f["error"]["code"] == "no_result", f)
+for bad, field in [({"handler_name": ""}, "handler_name"), ({"handler_phone": "call me"}, "handler_phone"),
+                   ({"handler_name": "王\n科长"}, "handler_name")]:
+    s, r, _ = act(C, "result", T["U_450103_ZJ"], dict(result, version=version(C), **bad))
+    check(f"result with a bad {field} → 400 naming it", s == 400 and r["error"]["field"] == field, r)
+result = dict(result, handler_name="王建国", handler_phone="0771-5551234")
 s, r, _ = act(C, "result", T["U_450103_ZJ"], dict(result, version=version(C)))
 check("the lead submits the combined result → resolved", s == 200 and r.get("state") == "resolved"
       and len(r.get("parts", [])) == 2 and r.get("within_deadline") is True and r.get("revisit_by"), r)
 row = sql(f"SELECT finding || ' ' || cardinality(part_ids) || ' ' || within_deadline FROM case_results WHERE case_id = '{C}'")
 check("  … the result row combines both parts", row == "partly_true 2 true", row)
+s, f, hdr = call("GET", f"/v1/cases/{C}/handling-form", T["U_450103_ZJ"])
+check("the handling form (承办单, seed 003 annex 2) is printable HTML: unit, handler and phone, finding, measures, "
+      "how the enterprise was told", s == 200 and hdr.get("Content-Type", "").startswith("text/html") and "企业诉求承办单" in f
+      and "青秀区住房和城乡建设局" in f and "王建国" in f and "0771-5551234" in f and "部分属实" in f
+      and "已责令施工单位于三日内恢复半幅通行" in f and "以电话方式" in f and "待回访" in f and "（签章）" in f, f[:400] if isinstance(f, str) else f)
+check("  … names the co-handlers, and the enterprise for a non-confidential case", "交通运输局" in f and "城市管理综合行政执法局" in f
+      and "李明" in f, f[:400])
+check("  … the read is audited", sql(f"SELECT count(*) FROM audit_log WHERE object = 'case:{C}' AND detail->>'view' = 'handling_form'") == "1")
+s, f, _ = call("GET", f"/v1/cases/{C}/handling-form", T["U_450105_FGW"])
+check("  … another unit → 404", s == 404 and is_error(f), f)
+s, f, _ = call("GET", f"/v1/cases/{C}/handling-form", T["T_ENT"])
+check("  … an enterprise → 403", s == 403, f)
 rev = json.loads(sql(f"SELECT payload FROM case_events WHERE case_id = '{C}' AND type = 'case.result_submitted'") or "{}")
 check("  … case.result_submitted: finding, measures, how told, round 1, revisit_by",
       rev.get("finding") == "partly_true" and rev.get("how_told") == "phone" and rev.get("handling_round") == 1
