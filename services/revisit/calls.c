@@ -143,6 +143,13 @@ static int db(rec_t *x)
     return -1;
 }
 
+/* A supervisor's call on a case outside its region: the task is answered as not existing. */
+static bool out_of_region(const rec_t *x)
+{
+    const http_principal_t *p = x->in->who;
+    return p && p->role == AUTH_ROLE_SUPERVISOR && !auth_region_covers(p->region_code, x->cs.c.region_code);
+}
+
 static int lock_case(rec_t *x, const char *case_id, bool routine)
 {
     pg_t *pg = x->pg;
@@ -152,6 +159,9 @@ static int lock_case(rec_t *x, const char *case_id, bool routine)
         casestore_rc_t rc = casestore_lock(pg, case_id, 0, CASEFSM_ACTION_RECORD_REVISIT, role, &x->cs.c, &to);
         if (rc == CASESTORE_DB) return db(x);
         if (rc == CASESTORE_NOT_FOUND) return refuse(x, 404, "not_found", NULL, "no such revisit task");
+        /* scope before state: a 409 carrying the case's state would tell a supervisor of another
+         * region that the task exists and where its case stands (casestore fills the row in) */
+        if (out_of_region(x)) return refuse(x, 404, "not_found", NULL, "no such revisit task");
         if (rc != CASESTORE_OK) {
             x->status = 409;
             x->code = "bad_state";
@@ -183,9 +193,7 @@ static int lock_case(rec_t *x, const char *case_id, bool routine)
         snprintf(c->kind, sizeof c->kind, "%s", PQgetvalue(r, 0, 7));
         PQclear(r);
     }
-    const http_principal_t *p = x->in->who;
-    if (p && p->role == AUTH_ROLE_SUPERVISOR && !auth_region_covers(p->region_code, x->cs.c.region_code))
-        return refuse(x, 404, "not_found", NULL, "no such revisit task"); /* a 403 would say it exists */
+    if (out_of_region(x)) return refuse(x, 404, "not_found", NULL, "no such revisit task"); /* a 403 would say it exists */
     const char *pa[] = {case_id};
     PGresult *r = NULL;
     if (pg_query(pg, "SELECT tier, revisit_time_text(received_at), enterprise_name FROM cases WHERE id = $1::uuid", 1, pa, &r) != 0)

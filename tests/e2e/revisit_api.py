@@ -685,6 +685,15 @@ s, r, _ = rcall(TASK["tz"], {"reached": True, "contact_confirmed": True, "result
 exp = add_working_days(datetime.datetime.now(CST).date(), 3)
 check("不满意 → redo within 3 working days (二(五)1: 3个工作日内办理并反馈)", s == 200 and r["outcome"] == "redo"
       and r["redo"]["redo_by"].startswith(exp.isoformat() + "T23:59:59"), (r, exp))
+# the case is back in hand (in_progress), where the state machine refuses a revisit: that 409
+# names the case's state, so scope comes first for a supervisor of another region
+s, r, _ = rcall(TASK["tz"], {"reached": False}, token=T["T_SUP"], version=1)
+check("  … a call on it now → 409 naming the case's state", s == 409 and r.get("state") == "in_progress", r)
+n_calls = sql(f"SELECT count(*) FROM revisit_calls WHERE task_id = '{TASK['tz']}'")
+s, r, _ = rcall(TASK["tz"], {"reached": False}, token=T["T_SUP_LZ"], version=1)
+check("  … from another city's supervisor → 404 not_found: neither that the task exists nor its case's state",
+      s == 404 and r["error"]["code"] == "not_found" and "state" not in r and "in_progress" not in json.dumps(r)
+      and "version" not in r and sql(f"SELECT count(*) FROM revisit_calls WHERE task_id = '{TASK['tz']}'") == n_calls, r)
 
 # ---- self-rating ---------------------------------------------------------------------------------------
 print("self-rating with the tracking code:")
