@@ -906,11 +906,6 @@ void rvs_self_rating(http_req_t *req, void *arg)
         return;
     }
     const char *case_no = rv_str(body, "case_no", "");
-    /* a case number's codes are guessed one case at a time: each case has its own budget too */
-    if (throttled(rv, req, "revisit-self-case", case_no, rv->cfg->self_rating_per_case, 3600000) != 0) {
-        json_decref(body);
-        return;
-    }
     http_principal_t who;
     bool has_token = false;
     const char *auth = http_req_header(req, "Authorization");
@@ -935,6 +930,21 @@ void rvs_self_rating(http_req_t *req, void *arg)
         http_reply_error(req, 400, "missing_field", "tracking_code",
                          "tracking_code: is required without a token (it was given at registration)");
         return;
+    }
+    /* A case number's codes are guessed one case at a time, so attempts by code have a budget
+     * per case: per case and client, so a stranger (or the unit that knows the number) uses up
+     * its own allowance and not the enterprise's, and a higher one per case from everyone
+     * together, so many addresses cannot multiply the guesses. With its token an enterprise
+     * reaches only cases carrying its own credit code, whatever code it sends: nothing to
+     * guess, so no per-case budget, and nobody else's attempts can lock it out. */
+    if (!has_token) {
+        char case_key[128];
+        snprintf(case_key, sizeof case_key, "%s|%s", case_no, client);
+        if (throttled(rv, req, "revisit-self-case", case_key, rv->cfg->self_rating_per_case, 3600000) != 0 ||
+            throttled(rv, req, "revisit-self-case-all", case_no, rv->cfg->self_rating_case_total_per_hour, 3600000) != 0) {
+            json_decref(body);
+            return;
+        }
     }
     char code[40] = "";
     if (code_in) {
