@@ -8,7 +8,9 @@
  * spreadsheet programs need to read Chinese), or as JSON. It carries personal data (the
  * enterprise's contact), so every export is written to the audit log; a confidential report's
  * (举报) contact is withheld. The handling unit's contact is the office's: its deputy head in
- * charge (分管负责人, or its head) and its office phone.
+ * charge (分管负责人, or its head) and its office phone. A CSV cell a spreadsheet program would
+ * take for a formula (= + - @ …: names and summaries come from enterprises) is written with a
+ * leading ' (csvcell.h); the xlsx writes string cells, which are never formulas.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include <xlsxwriter.h>
 
+#include "csvcell.h"
 #include "log.h"
 #include "reporting.h"
 
@@ -99,16 +102,6 @@ static void ledger_cells(PGresult *r, int i, size_t no, char *cells[12])
                        : V(27)[0] == 't' ? "重复件（并入原件）" : "否";
     cells[11] = strdup(done);
 #undef V
-}
-
-static void csv_field(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 /* Writes the xlsx into a private folder and returns its bytes (malloc'd) in *out. */
@@ -239,7 +232,7 @@ void rep_ledger(http_req_t *req, void *arg)
             fputs("\xEF\xBB\xBF", f);
             for (int c = 0; c < 12; c++) {
                 if (c) fputc(',', f);
-                csv_field(f, COLUMNS[c]);
+                rep_csv_cell_write(f, COLUMNS[c]);
             }
             fputs("\r\n", f);
             for (int i = 0; i < rows; i++) {
@@ -247,7 +240,7 @@ void rep_ledger(http_req_t *req, void *arg)
                 ledger_cells(r, i, (size_t)i + 1, cells);
                 for (int c = 0; c < 12; c++) {
                     if (c) fputc(',', f);
-                    csv_field(f, cells[c] ? cells[c] : "");
+                    rep_csv_cell_write(f, cells[c] ? cells[c] : "");
                     free(cells[c]);
                 }
                 fputs("\r\n", f);

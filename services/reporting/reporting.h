@@ -6,6 +6,7 @@
  * api.c       the consumer's handler, measures, rankings and the red-black list (红黑榜)
  * bulletin.c  the monthly bulletin (一月一通报) as a printable HTML document
  * ledger.c    the ledger (台账) as CSV, xlsx (libxlsxwriter) or JSON
+ * csvcell.c   one CSV cell, quoted and never read as a formula (csvcell.h: no dependency)
  * dossier.c   a case's full dossier for the archive (立卷归档)
  * track.c     enterprise tracking by case number and tracking code, throttled
  * recurring.c recurring problems (一件事 → 一类事)

@@ -310,7 +310,8 @@ void rep_dossier(http_req_t *req, void *arg)
                             "region_code", PQgetvalue(c, 0, 5), "received_at", PQgetvalue(c, 0, 15), "summary",
                             PQgetvalue(c, 0, 11), "body", PQgetvalue(c, 0, 12), "state", PQgetvalue(c, 0, 1),
                             "confidential", PQgetvalue(c, 0, 13)[0] == 't');
-    json_t *ent = withhold ? json_pack("{s:s}", "withheld", "保密件：举报人身份不向被举报单位提供")
+    static const char WITHHELD[] = "保密件：举报人身份不向被举报单位提供";
+    json_t *ent = withhold ? json_pack("{s:s}", "withheld", WITHHELD)
                            : json_pack("{s:s,s:s,s:s,s:s,s:s}", "name", PQgetvalue(c, 0, 6), "credit_code",
                                        PQgetvalue(c, 0, 7), "address", PQgetvalue(c, 0, 8), "contact_name",
                                        PQgetvalue(c, 0, 9), "contact_phone", PQgetvalue(c, 0, 10));
@@ -320,10 +321,14 @@ void rep_dossier(http_req_t *req, void *arg)
         const char *type = PQgetvalue(ev, i, 0);
         json_t *payload = json_loads(PQgetvalue(ev, i, 4), 0, NULL);
         if (withhold && !strcmp(type, "case.received")) json_object_del(payload, "enterprise");
+        /* an enterprise principal is named after the enterprise: on a confidential report its
+         * documents say only that the enterprise acted, never which one (the reporter) */
+        const char *role = PQgetvalue(ev, i, 2);
+        const char *name = withhold && !strcmp(role, "enterprise") ? WITHHELD : PQgetvalue(ev, i, 3);
         json_array_append_new(docs, json_pack("{s:i,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:o}", "seq", i + 1, "document",
                                               document_of(type), "event", type, "label", rm_event_label(type), "at",
-                                              PQgetvalue(ev, i, 1), "actor", "role", PQgetvalue(ev, i, 2), "name",
-                                              PQgetvalue(ev, i, 3), "payload", payload ? payload : json_object()));
+                                              PQgetvalue(ev, i, 1), "actor", "role", role, "name", name, "payload",
+                                              payload ? payload : json_object()));
     }
     json_t *atts = json_array();
     for (int i = 0; i < PQntuples(att); i++)

@@ -143,6 +143,13 @@ static int db(rec_t *x)
     return -1;
 }
 
+/* A supervisor's call on a case outside its region: the task is answered as not existing. */
+static bool out_of_region(const rec_t *x)
+{
+    const http_principal_t *p = x->in->who;
+    return p && p->role == AUTH_ROLE_SUPERVISOR && !auth_region_covers(p->region_code, x->cs.c.region_code);
+}
+
 static int lock_case(rec_t *x, const char *case_id, bool routine)
 {
     pg_t *pg = x->pg;
@@ -152,6 +159,9 @@ static int lock_case(rec_t *x, const char *case_id, bool routine)
         casestore_rc_t rc = casestore_lock(pg, case_id, 0, CASEFSM_ACTION_RECORD_REVISIT, role, &x->cs.c, &to);
         if (rc == CASESTORE_DB) return db(x);
         if (rc == CASESTORE_NOT_FOUND) return refuse(x, 404, "not_found", NULL, "no such revisit task");
+        /* scope before state: a 409 carrying the case's state would tell a supervisor of another
+         * region that the task exists and where its case stands (casestore fills the row in) */
+        if (out_of_region(x)) return refuse(x, 404, "not_found", NULL, "no such revisit task");
         if (rc != CASESTORE_OK) {
             x->status = 409;
             x->code = "bad_state";
@@ -183,9 +193,7 @@ static int lock_case(rec_t *x, const char *case_id, bool routine)
         snprintf(c->kind, sizeof c->kind, "%s", PQgetvalue(r, 0, 7));
         PQclear(r);
     }
-    const http_principal_t *p = x->in->who;
-    if (p && p->role == AUTH_ROLE_SUPERVISOR && !auth_region_covers(p->region_code, x->cs.c.region_code))
-        return refuse(x, 404, "not_found", NULL, "no such revisit task"); /* a 403 would say it exists */
+    if (out_of_region(x)) return refuse(x, 404, "not_found", NULL, "no such revisit task"); /* a 403 would say it exists */
     const char *pa[] = {case_id};
     PGresult *r = NULL;
     if (pg_query(pg, "SELECT tier, revisit_time_text(received_at), enterprise_name FROM cases WHERE id = $1::uuid", 1, pa, &r) != 0)
@@ -898,11 +906,6 @@ void rvs_self_rating(http_req_t *req, void *arg)
         return;
     }
     const char *case_no = rv_str(body, "case_no", "");
-    /* a case number's codes are guessed one case at a time: each case has its own budget too */
-    if (throttled(rv, req, "revisit-self-case", case_no, rv->cfg->self_rating_per_case, 3600000) != 0) {
-        json_decref(body);
-        return;
-    }
     http_principal_t who;
     bool has_token = false;
     const char *auth = http_req_header(req, "Authorization");
@@ -927,6 +930,21 @@ void rvs_self_rating(http_req_t *req, void *arg)
         http_reply_error(req, 400, "missing_field", "tracking_code",
                          "tracking_code: is required without a token (it was given at registration)");
         return;
+    }
+    /* A case number's codes are guessed one case at a time, so attempts by code have a budget
+     * per case: per case and client, so a stranger (or the unit that knows the number) uses up
+     * its own allowance and not the enterprise's, and a higher one per case from everyone
+     * together, so many addresses cannot multiply the guesses. With its token an enterprise
+     * reaches only cases carrying its own credit code, whatever code it sends: nothing to
+     * guess, so no per-case budget, and nobody else's attempts can lock it out. */
+    if (!has_token) {
+        char case_key[128];
+        snprintf(case_key, sizeof case_key, "%s|%s", case_no, client);
+        if (throttled(rv, req, "revisit-self-case", case_key, rv->cfg->self_rating_per_case, 3600000) != 0 ||
+            throttled(rv, req, "revisit-self-case-all", case_no, rv->cfg->self_rating_case_total_per_hour, 3600000) != 0) {
+            json_decref(body);
+            return;
+        }
     }
     char code[40] = "";
     if (code_in) {

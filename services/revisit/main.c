@@ -35,7 +35,9 @@ static const cfg_entry_t revisit_entries[] = {
     {"self_rating_per_min", CFG_INT, CFG_OFF(revisit_config_t, self_rating_per_min), "20", 1, 100000,
      "self-ratings per client address per minute (guessing tracking codes); more get 429"},
     {"self_rating_per_case", CFG_INT, CFG_OFF(revisit_config_t, self_rating_per_case), "5", 1, 10000,
-     "self-rating attempts per case number per hour; more get 429"},
+     "self-rating attempts by tracking code per case number and client address per hour; more get 429"},
+    {"self_rating_case_total_per_hour", CFG_INT, CFG_OFF(revisit_config_t, self_rating_case_total_per_hour), "100", 1,
+     1000000, "self-rating attempts by tracking code per case number per hour from all clients together; more get 429"},
     {"redo_agreed_wd", CFG_INT, CFG_OFF(revisit_config_t, redo_agreed_wd), "5", 1, 250,
      "redo window in working days when the profile says 'original' and the case's window was agreed"},
 };

@@ -34,7 +34,8 @@ typedef struct {
     char *calendar_dir;         /* deploy/calendar */
     long job_interval_s;        /* look-back and archive jobs */
     long self_rating_per_min;   /* self-ratings per client address per minute */
-    long self_rating_per_case;  /* self-rating attempts per case number per hour */
+    long self_rating_per_case;  /* attempts by code per case number and client per hour */
+    long self_rating_case_total_per_hour; /* attempts by code per case number per hour, all clients */
     long redo_agreed_wd;        /* redo window when the original one was agreed per case */
     bool lookback_job;          /* draw last month's look-back samples by itself */
     bool archive_job;           /* archive due cases by itself */

