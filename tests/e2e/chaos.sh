@@ -29,15 +29,20 @@
 #     received, accepted, dispatched for the catalogue's cases (one dispatch each, attempt 1,
 #     to the catalogue's lead and co-handlers, one active lead), received, accepted for the
 #     others (in the centre's queue with the reason, no unit);
-#   - one deadline per dispatched case: a single sign_for timer, generation 1, armed, due at the
-#     dispatch's sign_by, and the watcher's Redis schedule holds exactly the armed timers;
+#   - the clocks each case's events call for, one generation each: a dispatched case a single
+#     sign_for timer, armed, due at the dispatch's sign_by; a signed one (40% of them, signed by
+#     their lead units through either dispatcher instance during the chaos, a signature whose
+#     answer a kill swallowed not repeated blindly) sign_for cancelled, first_contact and
+#     resolve_by armed; the watcher's Redis schedule holds every armed timer, and nothing else
+#     but generations whose stop committed in the instant before a watcher was killed;
 #   - every outbox row published, one per case event, no dead letter; jiesu.case-events read
 #     back from the broker (tests/e2e/TopicSlice.java, from the offsets the topic had before the
 #     run) holds every event at least once and nothing else, and the rows unmarked were sent
 #     again (copies on the topic: at-least-once); jiesu.dead-letter got nothing;
 #   - consumed_events: the dispatcher applied exactly the case.accepted events, the watcher
-#     exactly the case.dispatched ones, reporting every case event;
-#   - reporting's measures by unit and by kind equal a count by hand from the cases table, and a
+#     exactly the case.dispatched and case.signed ones, reporting every case event;
+#   - reporting's measures by unit and by kind (received, accepted, dispatched, responded in
+#     time…) equal a count by hand from the cases and their history, and a
 #     rebuild of the read models from case_events changes none of them;
 #   - every instance still running stops on SIGTERM with exit 0, "stopped cleanly", no
 #     AddressSanitizer or UBSan report, every log line JSON.
@@ -104,6 +109,24 @@ start_offsets() { tr ' ' ':' <"$WORK/ends-$1" | paste -sd, -; }
 python3 tests/e2e/chaos_check.py plan --seed "$SEED" --run "$RUN" --n "$N_APPEALS" --ctl "$JIESU_BIN/jiesuctl" \
   --out "$WORK/plan.json" || { echo "cannot draw the plan"; exit 1; }
 
+# the lead units that sign, one principal and token each
+python3 - "$WORK/plan.json" >"$WORK/leads" <<'PY' || { echo "cannot read the plan"; exit 1; }
+import json, sys
+print("\n".join(sorted({a["lead"] for a in json.load(open(sys.argv[1]))["appeals"] if a["sign"]})))
+PY
+{
+  sep=""
+  echo "{"
+  while read -r code; do
+    uid=$(psqlq "SELECT id FROM units WHERE code = '$code'")
+    t=$(tok "$(ctl principal add --role unit --name "$code 经办人$RUN" --unit-id "$uid")")
+    [ -n "$t" ] || { echo "could not issue a token for $code" >&2; exit 1; }
+    printf '%s"%s": "%s"\n' "$sep" "$code" "$t"
+    sep=","
+  done <"$WORK/leads"
+  echo "}"
+} >"$WORK/unit-tokens.json" || exit 1
+
 # ---- the daemons ---------------------------------------------------------------------------------
 PREFIX="e2e:chaos:$RUN"
 NAMES=(intake intake dispatcher dispatcher deadline-watcher revisit reporting)
@@ -126,6 +149,8 @@ start_inst() { # index: starts (or restarts) instance k with its arguments, its 
 chaos_cleanup() {
   local p
   for p in "${PIDS[@]:-}" "${LOADER:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done
+  [ -n "${PREFIX:-}" ] && redis-cli -h "${JIESU_REDIS_ADDR%:*}" -p "${JIESU_REDIS_ADDR##*:}" --scan --pattern "$PREFIX:*" |
+    xargs -r redis-cli -h "${JIESU_REDIS_ADDR%:*}" -p "${JIESU_REDIS_ADDR##*:}" DEL >/dev/null
 }
 trap chaos_cleanup EXIT
 LOGOFF=()
@@ -136,6 +161,7 @@ check "seven instances ready (intake ×2, dispatcher ×2, deadline-watcher, revi
 
 # ---- load and chaos ------------------------------------------------------------------------------
 python3 tests/e2e/chaos_check.py load --plan "$WORK/plan.json" --urls http://127.0.0.1:18601,http://127.0.0.1:18602 \
+  --dispatch-urls http://127.0.0.1:18603,http://127.0.0.1:18604 --unit-tokens "$WORK/unit-tokens.json" \
   --out "$WORK/results.json" --rate "$RATE" --burst 1 --workers 12 --timeout-s 10 --deadline-s 150 &
 LOADER=$!
 
@@ -148,6 +174,7 @@ pick() { # → PICK: an instance of kind $1, or of any kind
   for k in "${!NAMES[@]}"; do [ -z "${1:-}" ] || [ "${NAMES[$k]}" = "$1" ] && c+=("$k"); done
   PICK=${c[$((RANDOM % ${#c[@]}))]}
 }
+: >"$WORK/watcher-kills"
 kills=0
 resent=0
 restart_fail=0
@@ -161,6 +188,7 @@ while [ $kills -lt "$MAX_KILLS" ] && [ $((SECONDS - chaos_t0)) -lt $CHAOS_S ]; d
   log="$LOGS/${NAMES[$k]}-${PORTS[$k]}.log"
   lead=""
   tail -c +$((LOGOFF[k] + 1)) "$log" 2>/dev/null | grep -q '"outbox relay is the leader"' && lead=" (the relay's leader)"
+  [ "${NAMES[$k]}" = deadline-watcher ] && date +%s.%N >>"$WORK/watcher-kills"
   kill -9 "${PIDS[$k]}" 2>/dev/null
   wait "${PIDS[$k]}" 2>/dev/null
   kills=$((kills + 1))
@@ -199,6 +227,7 @@ topic_slice read jiesu.dead-letter "$(start_offsets jiesu.dead-letter)" 60 >"$WO
 check "jiesu.dead-letter read back from the broker" test $? = 0
 python3 tests/e2e/chaos_check.py check --plan "$WORK/plan.json" --results "$WORK/results.json" \
   --topic-dump "$WORK/topic.txt" --dead-dump "$WORK/dead.txt" --redis-prefix "$PREFIX" --resent "$resent" \
+  --watcher-kills "$WORK/watcher-kills" \
   --report-url http://127.0.0.1:18607 --leader-token "$LEADER_TOKEN"
 check "the invariants after the chaos (tests/e2e/chaos_check.py check)" test $? = 0
 

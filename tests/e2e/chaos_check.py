@@ -132,12 +132,14 @@ def cmd_plan(a):
             "body": f"我公司反映{matter}方面的问题，编号{key}，影响正常经营，请协调解决。",
             "decision": {"action": "accept", "complexity": complexity, "matter_type": matter},
         }
+        sign = what == "auto" and rnd.random() < a.sign_share
         appeals.append({"i": i, "key": key, "body": body, "expect": what, "reason": reason, "lead": lead,
-                        "co": co, "matter": matter, "region": region, "kind": kind})
+                        "co": co, "matter": matter, "region": region, "kind": kind, "sign": sign})
     json.dump({"seed": a.seed, "run": a.run, "appeals": appeals}, open(a.out, "w"), ensure_ascii=False)
     n_auto = sum(1 for x in appeals if x["expect"] == "auto")
     print(f"  plan: {len(appeals)} appeals over {len(set(pool))} (matter, region) pairs: {n_auto} for the catalogue "
-          f"to dispatch, {len(appeals) - n_auto} to wait for a person "
+          f"to dispatch ({sum(1 for x in appeals if x['sign'])} of them to be signed by their lead unit during the "
+          f"chaos), {len(appeals) - n_auto} to wait for a person "
           f"({', '.join(sorted(set(x['reason'] for x in appeals if x['reason'])))})")
 
 
@@ -162,10 +164,60 @@ def post(url, token, key, data, timeout):
         return 0, None, type(e).__name__ + ": " + str(getattr(e, "reason", e))[:80]
 
 
+def call(method, url, token, body=None, timeout=10.0):
+    """One attempt at any call. Returns (status, answer or None, what went wrong or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + token})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read()), None
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read()), None
+        except ValueError:
+            return e.code, None, None
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError,
+            OSError) as e:
+        return 0, None, type(e).__name__
+
+
+def sign_case(ap, cid, urls, token, end, timeout):
+    """The lead unit signs the case once it is dispatched, through either dispatcher instance. A
+    sign whose answer was lost to a kill is not repeated blindly: the case's state says whether
+    it committed (signing is guarded by the case version, so a second one would get 409)."""
+    k = 0
+    tries = 0
+    while time.time() < end:
+        base = urls[(ap["i"] + k) % len(urls)]
+        k += 1
+        st, h, err = call("GET", f"{base}/v1/cases/{cid}/handling", token, timeout=timeout)
+        if st != 200:
+            time.sleep(0.2)
+            continue
+        if h["state"] == "in_progress":
+            return {"signed": True, "sign_attempts": tries}
+        if h["state"] != "dispatched":  # not routed yet
+            time.sleep(0.3)
+            continue
+        tries += 1
+        st, ans, err = call("POST", f"{base}/v1/cases/{cid}/sign", token, {"version": h["version"]}, timeout)
+        if st == 200:
+            return {"signed": True, "sign_attempts": tries}
+        if st not in (0, 409) and st < 500:
+            return {"signed": False, "sign_error": [st, ans]}
+        time.sleep(0.1)
+    return {"signed": False, "sign_error": "time bound reached"}
+
+
 def cmd_load(a):
     plan = json.load(open(a.plan))
     urls = a.urls.split(",")
+    durls = a.dispatch_urls.split(",")
+    unit_tokens = json.load(open(a.unit_tokens))
     token = os.environ["CHAOS_AGENT_TOKEN"]
+    signer = concurrent.futures.ThreadPoolExecutor(a.workers)
+    signing = {}
     t0 = time.time()
     end = t0 + a.deadline_s
     lock = threading.Lock()
@@ -188,6 +240,9 @@ def cmd_load(a):
                 if k > 1:
                     stats["retries"] += 1
             if st == 201:
+                if ap["sign"]:
+                    signing[i] = signer.submit(sign_case, ap, ans["case_id"], durls, unit_tokens[ap["lead"]], end,
+                                               a.timeout_s)
                 return {"i": i, "key": ap["key"], "status": 201, "case_id": ans["case_id"],
                         "case_no": ans["case_no"], "state": ans.get("state"), "attempts": k}
             what = err or f"HTTP {st}"
@@ -201,10 +256,18 @@ def cmd_load(a):
 
     with concurrent.futures.ThreadPoolExecutor(a.workers) as ex:
         results = list(ex.map(send, plan["appeals"]))
+    t_load = time.time() - t0
+    for r in results:
+        if r["i"] in signing:
+            r.update(signing[r["i"]].result())
+    signer.shutdown()
+    signed = sum(1 for r in results if r.get("signed"))
+    print(f"  sign: {signed}/{len(signing)} cases signed by their lead unit ({sum(r.get('sign_attempts', 0) for r in results)} "
+          f"sign requests)", flush=True)
     json.dump({"results": results, "stats": stats, "seconds": round(time.time() - t0, 1)}, open(a.out, "w"),
               ensure_ascii=False)
     ok = sum(1 for r in results if r["status"] == 201)
-    print(f"  load: {ok}/{len(results)} answered 201 in {time.time() - t0:.1f} s; {stats['attempts']} attempts, "
+    print(f"  load: {ok}/{len(results)} answered 201 in {t_load:.1f} s; {stats['attempts']} attempts, "
           f"{stats['retries']} of them retries; failed attempts by cause: {stats['errors'] or 'none'}", flush=True)
 
 
@@ -214,7 +277,7 @@ PENDING_SQL = """
 SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL) AS unpublished,
        (SELECT count(*) FROM case_events e WHERE e.type = 'case.accepted' AND NOT EXISTS
           (SELECT 1 FROM consumed_events c WHERE c.consumer = 'dispatcher' AND c.event_id = e.event_id)) AS dispatcher,
-       (SELECT count(*) FROM case_events e WHERE e.type = 'case.dispatched' AND NOT EXISTS
+       (SELECT count(*) FROM case_events e WHERE e.type IN ('case.dispatched', 'case.signed') AND NOT EXISTS
           (SELECT 1 FROM consumed_events c WHERE c.consumer = 'deadline-watcher' AND c.event_id = e.event_id)) AS watcher,
        (SELECT count(*) FROM case_events e WHERE NOT EXISTS
           (SELECT 1 FROM consumed_events c WHERE c.consumer = 'reporting' AND c.event_id = e.event_id)) AS reporting,
@@ -244,7 +307,7 @@ def cmd_quiesce(a):
     stable = 0
     while True:
         p = rows(PENDING_SQL)[0]
-        sched_ok = redis_members(a.redis_prefix) == armed_members()
+        sched_ok = armed_members() <= redis_members(a.redis_prefix)
         done = p["unpublished"] == 0 and p["dispatcher"] == 0 and p["watcher"] == 0 and p["reporting"] == 0 \
             and sched_ok
         stable = stable + 1 if (done and p == last) else 0
@@ -311,18 +374,29 @@ def cmd_check(a):
           [(cid, [e["case_version"] for e in per.get(cid, [])], cases[cid]["version"]) for cid in bad[:5]])
     case_of = {r["case_id"]: r for r in res.values() if r["status"] == 201}
     exp_of = {cid: aps[r["i"]] for cid, r in case_of.items()}
-    want = {"auto": ["case.received", "case.accepted", "case.dispatched"],
+    path = {"auto": ["case.received", "case.accepted", "case.dispatched"],
+            "sign": ["case.received", "case.accepted", "case.dispatched", "case.signed"],
             "queue": ["case.received", "case.accepted"]}
-    bad = [cid for cid in cases if cid in exp_of and [e["type"] for e in per.get(cid, [])] != want[exp_of[cid]["expect"]]]
-    check("auto-dispatched cases: received, accepted, dispatched — once each; queued ones: received, accepted",
-          not bad, [(cid, [e["type"] for e in per.get(cid, [])]) for cid in bad[:5]])
+    state = {"auto": "dispatched", "sign": "in_progress", "queue": "accepted"}
+
+    def route_of(cid):
+        x = exp_of[cid]
+        return "sign" if x["sign"] else x["expect"]
+    bad = [r for r in res.values() if aps[r["i"]]["sign"] and not r.get("signed")]
+    check(f"each of the {sum(1 for x in aps.values() if x['sign'])} planned signatures went through (retried after "
+          f"a kill until the case said in_progress)", not bad, bad[:5])
+    bad = [cid for cid in cases if cid in exp_of and ([e["type"] for e in per.get(cid, [])] != path[route_of(cid)]
+                                                      or cases[cid]["state"] != state[route_of(cid)])]
+    check("each case's events are exactly its path, once each — received, accepted, dispatched (and signed where "
+          "its unit signed); received, accepted where a person decides — and its state follows",
+          not bad, [(cid, cases[cid]["state"], [e["type"] for e in per.get(cid, [])]) for cid in bad[:5]])
 
     print("dispatch: the catalogue's cases dispatched exactly once, the others left to a person:")
     auto = [cid for cid, x in exp_of.items() if x["expect"] == "auto"]
     queued = [cid for cid, x in exp_of.items() if x["expect"] == "queue"]
     units = {r["id"]: r["code"] for r in rows("SELECT id, code FROM units WHERE id IN (SELECT unit_id FROM case_units)")}
     holders = {}
-    for h in rows("SELECT case_id, unit_id, role, released_at FROM case_units"):
+    for h in rows("SELECT case_id, unit_id, role, released_at, signed_at IS NOT NULL AS signed FROM case_units"):
         holders.setdefault(h["case_id"], []).append(h)
     disp = {r["case_id"]: r for r in rows("SELECT case_id, attempts, queue, queue_reason, "
                                           "extract(epoch FROM sign_by) AS sign_by FROM case_dispatch")}
@@ -332,31 +406,53 @@ def cmd_check(a):
         leads = [units[h["unit_id"]] for h in hs if h["role"] == "lead" and h["released_at"] is None]
         cos = sorted(units[h["unit_id"]] for h in hs if h["role"] != "lead" and h["released_at"] is None)
         d = disp.get(cid) or {}
-        if cases[cid]["state"] != "dispatched" or leads != [x["lead"]] or cos != sorted(x["co"]) \
+        signed = [h["signed"] for h in hs if h["role"] == "lead"] == [x["sign"]]
+        if not signed or leads != [x["lead"]] or cos != sorted(x["co"]) \
                 or len(hs) != 1 + len(x["co"]) or d.get("attempts") != 1 or units.get(cases[cid]["lead_unit_id"]) != x["lead"]:
-            bad.append((cid, cases[cid]["state"], leads, cos, x["lead"], x["co"], d.get("attempts")))
+            bad.append((cid, cases[cid]["state"], leads, cos, x["lead"], x["co"], d.get("attempts"), signed))
     check(f"{len(auto)} cases the catalogue dispatches: each dispatched once (attempt 1), to the catalogue's lead "
-          f"and co-handlers, exactly one active lead", not bad, bad[:5])
+          f"and co-handlers, exactly one active lead, signed exactly where its unit signed", not bad, bad[:5])
     bad = [(cid, cases[cid]["state"], (disp.get(cid) or {}).get("queue_reason"), exp_of[cid]["reason"])
            for cid in queued if cases[cid]["state"] != "accepted" or holders.get(cid)
            or (disp.get(cid) or {}).get("queue_reason") != exp_of[cid]["reason"]]
     check(f"{len(queued)} cases for a person (complex, reserved for the centre): in the centre's queue with the "
           f"reason, no unit", not bad, bad[:5])
 
-    print("deadlines: one running sign-for clock per dispatched case:")
+    print("deadlines: the clocks each case's events call for, each armed once:")
     tms = {}
-    for t in rows("SELECT id, case_id, kind, version, state, extract(epoch FROM due_at) AS due FROM timers"):
+    for t in rows("SELECT id, case_id, kind, version, state, extract(epoch FROM due_at) AS due FROM timers ORDER BY kind"):
         tms.setdefault(t["case_id"], []).append(t)
-    bad = [(cid, tms.get(cid)) for cid in auto
-           if [(t["kind"], t["version"], t["state"]) for t in tms.get(cid, [])] != [("sign_for", 1, "armed")]
-           or abs(tms[cid][0]["due"] - disp[cid]["sign_by"]) > 0.001]
-    check(f"each of the {len(auto)} dispatched cases has exactly one timer: sign_for, generation 1, armed, due at "
-          f"the dispatch's sign_by", not bad, bad[:5])
+
+    def clocks(cid):
+        return [(t["kind"], t["version"], t["state"]) for t in tms.get(cid, [])]
+    unsigned = [cid for cid in auto if not exp_of[cid]["sign"]]
+    signed = [cid for cid in auto if exp_of[cid]["sign"]]
+    bad = [(cid, tms.get(cid)) for cid in unsigned
+           if clocks(cid) != [("sign_for", 1, "armed")] or abs(tms[cid][0]["due"] - disp[cid]["sign_by"]) > 0.001]
+    check(f"each of the {len(unsigned)} dispatched cases not signed has exactly one timer: sign_for, generation 1, "
+          f"armed, due at the dispatch's sign_by", not bad, bad[:5])
+    want = [("first_contact", 1, "armed"), ("resolve_by", 1, "armed"), ("sign_for", 1, "cancelled")]
+    bad = [(cid, clocks(cid)) for cid in signed if clocks(cid) != want]
+    check(f"each of the {len(signed)} signed cases: sign_for stopped, first_contact and resolve_by armed — one "
+          f"generation each", not bad, bad[:5])
     check("no clock for the queued cases", not any(tms.get(cid) for cid in queued))
     sched = redis_members(a.redis_prefix)
     armed = armed_members()
-    check(f"the Redis schedule holds exactly the {len(armed)} armed timers (none lost by a killed watcher, no extra)",
-          sched == armed, {"missing": sorted(armed - sched)[:5], "extra": sorted(sched - armed)[:5]})
+    check(f"the Redis schedule holds every one of the {len(armed)} armed timers (none lost by a killed watcher)",
+          armed <= sched, sorted(armed - sched)[:5])
+    # Redis hears of a change after the COMMIT: a watcher killed in between leaves a stopped
+    # generation in the schedule (dropped when it falls due: PostgreSQL decides). Anything else
+    # extra is a bug — one was found this way (a flush added after it removed).
+    kills = [float(x) for x in open(a.watcher_kills).read().split()] if a.watcher_kills else []
+    stopped = {r["m"]: r for r in rows(
+        "SELECT t.id || ':' || t.version AS m, t.state, extract(epoch FROM ce.consumed_at) AS at FROM timers t "
+        "JOIN case_events e ON e.case_id = t.case_id AND e.type = 'case.signed' LEFT JOIN consumed_events ce ON "
+        "ce.consumer = 'deadline-watcher' AND ce.event_id = e.event_id WHERE t.state <> 'armed'")}
+    extra = sched - armed
+    unexplained = [m for m in extra if m not in stopped or stopped[m]["at"] is None
+                   or not any(k - 2.0 <= stopped[m]["at"] <= k + 0.5 for k in kills)]
+    check(f"  … and nothing else, but for {len(extra)} stopped generations whose stop committed in the instant "
+          f"before a watcher was killed", not unexplained, [(m, stopped.get(m)) for m in unexplained[:5]])
 
     print("the outbox and the topic: every event published, none lost on the way:")
     ob = rows("SELECT event_id::text, topic, published_at IS NOT NULL AS published, payload::json->>'type' AS type "
@@ -404,9 +500,9 @@ def cmd_check(a):
         by_type.setdefault(e["type"], set()).add(e["event_id"])
     check("the dispatcher applied exactly the case.accepted events", cons.get("dispatcher", set()) == by_type.get("case.accepted", set()),
           len(cons.get("dispatcher", set()) ^ by_type.get("case.accepted", set())))
-    check("the deadline-watcher applied exactly the case.dispatched events",
-          cons.get("deadline-watcher", set()) == by_type.get("case.dispatched", set()),
-          len(cons.get("deadline-watcher", set()) ^ by_type.get("case.dispatched", set())))
+    wset = by_type.get("case.dispatched", set()) | by_type.get("case.signed", set())
+    check("the deadline-watcher applied exactly the case.dispatched and case.signed events",
+          cons.get("deadline-watcher", set()) == wset, len(cons.get("deadline-watcher", set()) ^ wset))
     check("reporting applied exactly the case events", cons.get("reporting", set()) - timer_ids == ce_ids,
           len((cons.get("reporting", set()) - timer_ids) ^ ce_ids))
     check("the revisit had nothing to apply (no result was submitted)", not cons.get("revisit"))
@@ -423,7 +519,8 @@ def cmd_check(a):
     for cid, c in cases.items():
         for g in (("unit", c["lead_unit_id"]), ("kind", c["kind"])):
             h = hand.setdefault(g, {"received": 0, "accepted": 0, "dispatched": 0, "open": 0, "closed": 0,
-                                    "refused": 0, "duplicates": 0})
+                                    "refused": 0, "duplicates": 0, "responded_in_time": 0, "responded_late": 0})
+            h["responded_in_time"] += sum(1 for e in per.get(cid, []) if e["type"] == "case.signed")
             h["received"] += 1
             h["accepted"] += 1
             h["open"] += 1
@@ -439,8 +536,8 @@ def cmd_check(a):
             got[(g, r["unit_id"] if g == "unit" else r["kind"])] = {k: r["counts"][k] for k in hand[next(iter(hand))]}
     diff = {str(k): (hand.get(k), got.get(k)) for k in set(hand) | set(got) if hand.get(k) != got.get(k)}
     nunits = sum(1 for k in hand if k[0] == "unit")
-    check(f"per unit ({nunits} units and the centres' queue) and per kind: received, accepted, dispatched, open, "
-          f"closed, refused, duplicates — 一致", not diff, diff)
+    check(f"per unit ({nunits} units and the centres' queue) and per kind: received, accepted, dispatched, "
+          f"responded in time and late, open, closed, refused, duplicates — 一致", not diff, diff)
     return 0
 
 
@@ -473,11 +570,14 @@ def main():
     p.add_argument("--run", required=True)
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--pairs", type=int, default=36)
+    p.add_argument("--sign-share", type=float, default=0.4)
     p.add_argument("--ctl", required=True)
     p.add_argument("--out", required=True)
     p = sub.add_parser("load")
     p.add_argument("--plan", required=True)
     p.add_argument("--urls", required=True)
+    p.add_argument("--dispatch-urls", required=True)
+    p.add_argument("--unit-tokens", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--rate", type=float, default=10.0)
     p.add_argument("--burst", type=int, default=10)
@@ -491,6 +591,7 @@ def main():
     for k in ("plan", "results", "topic-dump", "dead-dump", "redis-prefix", "report-url", "leader-token"):
         p.add_argument("--" + k, required=True)
     p.add_argument("--resent", type=int, default=0)
+    p.add_argument("--watcher-kills", default="")
     p = sub.add_parser("measures")
     p.add_argument("--report-url", required=True)
     p.add_argument("--leader-token", required=True)
