@@ -177,6 +177,7 @@ pick() { # → PICK: an instance of kind $1, or of any kind
   PICK=${c[$((RANDOM % ${#c[@]}))]}
 }
 : >"$WORK/watcher-kills"
+died=0
 kills=0
 resent=0
 restart_fail=0
@@ -193,6 +194,9 @@ while [ $kills -lt "$MAX_KILLS" ] && [ $((SECONDS - chaos_t0)) -lt $CHAOS_S ]; d
   [ "${NAMES[$k]}" = deadline-watcher ] && date +%s.%N >>"$WORK/watcher-kills"
   kill -9 "${PIDS[$k]}" 2>/dev/null
   wait "${PIDS[$k]}" 2>/dev/null
+  st=$?
+  # 137 is our SIGKILL; anything else means it had died by itself before
+  [ $st = 137 ] || { echo "  ${NAMES[$k]} :${PORTS[$k]} had exited by itself with status $st"; died=1; }
   kills=$((kills + 1))
   KILLS[$k]=$((KILLS[k] + 1))
   printf '  kill %2d at %2ds: %s :%s%s after %d ms\n' $kills $((SECONDS - chaos_t0)) "${NAMES[$k]}" \
@@ -210,6 +214,11 @@ while [ $kills -lt "$MAX_KILLS" ] && [ $((SECONDS - chaos_t0)) -lt $CHAOS_S ]; d
 done
 echo "chaos over after $((SECONDS - chaos_t0)) s: $kills kills; $resent published outbox rows unmarked to be sent again"
 check "every restarted instance was ready again within 30 s" test $restart_fail = 0
+for k in "${!NAMES[@]}"; do # still running, each of them
+  kill -0 "${PIDS[$k]}" 2>/dev/null && [ -z "$(ps -o stat= -p "${PIDS[$k]}" | grep Z)" ] ||
+    { echo "  ${NAMES[$k]} :${PORTS[$k]} has exited by itself"; died=1; }
+done
+check "no instance died by itself (every death was the killer's SIGKILL)" test $died = 0
 killed_kinds=$(for k in "${!NAMES[@]}"; do [ "${KILLS[$k]}" -gt 0 ] && echo "${NAMES[$k]}"; done | sort -u | paste -sd' ' -)
 check "every kind of daemon was killed at least once ($killed_kinds)" \
   test "$(wc -w <<<"$killed_kinds")" = 5
