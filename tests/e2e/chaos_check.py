@@ -8,7 +8,10 @@
   load     sends them through the intake instances while daemons are being killed: each appeal
            has its own Idempotency-Key; on a connection error, a 5xx or a timeout the SAME body is
            sent again with the SAME key (to the other instance first) until a 201 comes back,
-           within a time bound; records key → case id and number
+           within a time bound; records key → case id and number. The lead units of a share of
+           the catalogue's cases sign them through either dispatcher instance once dispatched; a
+           signature whose answer a kill swallowed is not sent again blindly (the case's state
+           says whether it committed)
   quiesce  waits (bounded) until the outbox is empty and every consumer has applied what it
            acts on, and the figures stop moving
   check    the invariants on the end state, one line each (exit 1 if any failed)
