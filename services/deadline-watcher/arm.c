@@ -39,22 +39,22 @@ void watcher_sched_later(watcher_t *w, const timers_entry_t *add, const timers_m
     if (add) {
         if (w->n_add == w->cap_add) {
             size_t cap = w->cap_add ? w->cap_add * 2 : 64;
-            timers_entry_t *g = realloc(w->pend_add, cap * sizeof *g);
+            wpend_add_t *g = realloc(w->pend_add, cap * sizeof *g);
             if (g == NULL) return; /* the catch-up scan will find it */
             w->pend_add = g;
             w->cap_add = cap;
         }
-        w->pend_add[w->n_add++] = *add;
+        w->pend_add[w->n_add++] = (wpend_add_t){*add, ++w->pend_seq};
     }
     if (rm) {
         if (w->n_rm == w->cap_rm) {
             size_t cap = w->cap_rm ? w->cap_rm * 2 : 64;
-            timers_member_t *g = realloc(w->pend_rm, cap * sizeof *g);
+            wpend_rm_t *g = realloc(w->pend_rm, cap * sizeof *g);
             if (g == NULL) return;
             w->pend_rm = g;
             w->cap_rm = cap;
         }
-        w->pend_rm[w->n_rm++] = *rm;
+        w->pend_rm[w->n_rm++] = (wpend_rm_t){*rm, ++w->pend_seq};
     }
     if (w->flush_ev == NULL && w->d) w->flush_ev = event_new(daemon_base(w->d), -1, 0, flush_cb, w);
     if (w->flush_ev && !event_pending(w->flush_ev, EV_TIMEOUT, NULL)) {
@@ -63,33 +63,68 @@ void watcher_sched_later(watcher_t *w, const timers_entry_t *add, const timers_m
     }
 }
 
+static bool same_member(const timers_member_t *a, const timers_member_t *b)
+{
+    return a->id == b->id && a->version == b->version;
+}
+
+/* Is pending removal i undone by a later add of its member in this flush (a pause lifted)? */
+static bool rm_superseded(const watcher_t *w, size_t i)
+{
+    for (size_t j = 0; j < w->n_add; j++)
+        if (w->pend_add[j].seq > w->pend_rm[i].seq && same_member(&w->pend_add[j].e.m, &w->pend_rm[i].m)) return true;
+    return false;
+}
+
+/* Is pending add j undone by a later removal of its member in this flush? One consumer wake-up
+ * applies up to 500 messages before the flush: a case dispatched and signed within it has its
+ * sign-for generation armed and disarmed there, and adding it after the removal would leave a
+ * member of a cancelled timer in the schedule until its due time. */
+static bool add_superseded(const watcher_t *w, size_t j)
+{
+    for (size_t i = 0; i < w->n_rm; i++)
+        if (w->pend_rm[i].seq > w->pend_add[j].seq && same_member(&w->pend_rm[i].m, &w->pend_add[j].e.m)) return true;
+    return false;
+}
+
 void watcher_flush(watcher_t *w)
 {
     if (w->sched == NULL || (w->n_add == 0 && w->n_rm == 0)) return;
-    /* removals are the members of disarmed generations: ZREM from the schedule through
-     * finish's in-flight removal would miss them, so re-add them as already past — the
-     * cheapest way to let them drop is to remove them from both sets */
-    if (w->n_rm) {
-        const char **argv = malloc((2 + w->n_rm) * sizeof *argv);
-        char(*buf)[TIMERS_MEMBER_SIZE] = malloc(w->n_rm * sizeof *buf);
-        if (argv && buf && w->rds) {
-            char key[200];
-            snprintf(key, sizeof key, "%s:schedule", w->cfg->redis_prefix);
-            argv[0] = "ZREM";
-            argv[1] = key;
-            for (size_t i = 0; i < w->n_rm; i++) {
-                timers_member_format(w->pend_rm[i].id, w->pend_rm[i].version, buf[i]);
-                argv[2 + i] = buf[i];
-            }
-            redisReply *rep = rds_cmd(w->rds, (int)(2 + w->n_rm), argv, NULL);
+    /* For each member only its last change counts (see add_superseded). Removals are the
+     * members of disarmed generations: ZREM from the schedule (one in flight is dropped when
+     * its firing finds the row no longer armed). */
+    const char **argv = w->n_rm ? malloc((2 + w->n_rm) * sizeof *argv) : NULL;
+    char(*buf)[TIMERS_MEMBER_SIZE] = w->n_rm ? malloc(w->n_rm * sizeof *buf) : NULL;
+    timers_entry_t *adds = w->n_add ? malloc(w->n_add * sizeof *adds) : NULL;
+    size_t nrm = 0, nadd = 0;
+    if (w->n_rm && argv && buf && w->rds) {
+        char key[200];
+        snprintf(key, sizeof key, "%s:schedule", w->cfg->redis_prefix);
+        argv[0] = "ZREM";
+        argv[1] = key;
+        for (size_t i = 0; i < w->n_rm; i++) {
+            if (rm_superseded(w, i)) continue;
+            timers_member_format(w->pend_rm[i].m.id, w->pend_rm[i].m.version, buf[nrm]);
+            argv[2 + nrm] = buf[nrm];
+            nrm++;
+        }
+        if (nrm) {
+            redisReply *rep = rds_cmd(w->rds, (int)(2 + nrm), argv, NULL);
             if (rep) freeReplyObject(rep);
         }
-        free(argv);
-        free(buf);
-        w->n_rm = 0;
     }
-    if (w->n_add && timers_sched_add(w->sched, w->pend_add, w->n_add) != 0)
-        LOGW("schedule not updated; the catch-up scan covers it", LF_STR("error", timers_sched_err(w->sched)));
+    if (w->n_add && adds == NULL) {
+        LOGW("schedule not updated; the catch-up scan covers it", LF_STR("error", "out of memory"));
+    } else {
+        for (size_t j = 0; j < w->n_add; j++)
+            if (!add_superseded(w, j)) adds[nadd++] = w->pend_add[j].e;
+        if (nadd && timers_sched_add(w->sched, adds, nadd) != 0)
+            LOGW("schedule not updated; the catch-up scan covers it", LF_STR("error", timers_sched_err(w->sched)));
+    }
+    free(argv);
+    free(buf);
+    free(adds);
+    w->n_rm = 0;
     w->n_add = 0;
 }
 

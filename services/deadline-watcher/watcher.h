@@ -58,6 +58,16 @@ typedef struct {
 
 typedef struct watcher watcher_t;
 
+typedef struct {
+    timers_entry_t e;
+    unsigned long long seq;
+} wpend_add_t;
+
+typedef struct {
+    timers_member_t m;
+    unsigned long long seq;
+} wpend_rm_t;
+
 struct watcher {
     daemon_t *d;
     watcher_config_t *cfg;
@@ -71,11 +81,14 @@ struct watcher {
     wregion_t *regions;
     size_t nregions;
     double regions_loaded_at;
-    /* schedule changes made inside transactions, applied after they commit */
-    timers_entry_t *pend_add;
+    /* schedule changes made inside transactions, applied after they commit; seq orders the
+     * two lists, so that when one flush holds both an add and a removal of a member (a case
+     * dispatched and signed within one batch of messages) the later one wins */
+    wpend_add_t *pend_add;
     size_t n_add, cap_add;
-    timers_member_t *pend_rm;
+    wpend_rm_t *pend_rm;
     size_t n_rm, cap_rm;
+    unsigned long long pend_seq;
     struct event *flush_ev, *poll_ev, *scan_ev, *refresh_ev;
     bool lost;                  /* the schedule must be rebuilt */
     double next_rebuild_check;

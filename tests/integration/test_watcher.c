@@ -520,6 +520,63 @@ static void test_due_while_down(void **state)
                         1, p), 1);
 }
 
+/* Members of the schedule, among the timers the query selects ($1), that Redis holds. */
+static long long in_schedule(const char *sql, const char *arg)
+{
+    PGresult *r = NULL;
+    const char *p[] = {arg};
+    if (pg_query(pg, sql, 1, p, &r) != 0) fail_msg("%s: %s", sql, pg->err);
+    redisContext *rc = redisConnect("127.0.0.1", atoi(strrchr(itest_redis(), ':') + 1));
+    assert_non_null(rc);
+    long long n = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        redisReply *rep = redisCommand(rc, "ZSCORE %s:schedule %s", prefix, PQgetvalue(r, i, 0));
+        assert_non_null(rep);
+        if (rep->type != REDIS_REPLY_NIL) n++;
+        freeReplyObject(rep);
+    }
+    redisFree(rc);
+    PQclear(r);
+    return n;
+}
+
+/* Cases dispatched and signed before the watcher reads either event: one wake-up of the consumer
+ * applies both, so the sign-for generation is armed and disarmed before the schedule hears of
+ * it. Nothing of it may reach Redis (it used to be added after its removal and linger there until
+ * its due time); the clocks the signature started must. */
+static void test_armed_and_disarmed_in_one_flush(void **state)
+{
+    (void)state;
+    stop(wa, SIGTERM);
+    enum { N = 50 };
+    char(*c)[37] = make_cases("370481", 3, "in_progress", unit_tz, N);
+    char like[64];
+    snprintf(like, sizeof like, "%s", batch_no);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        ev_dispatched(c[i], unit_tz, t0 + 86400000);
+        ev_signed(c[i], unit_tz, t0 + 2 * 86400000, t0 + 10 * 86400000);
+    }
+    flush_producer();
+    wa = start_watcher("itest-a4");
+    const char *p[] = {like};
+    assert_int_equal(wait_for("SELECT count(*) FROM timers t JOIN cases c ON c.id = t.case_id WHERE c.case_no LIKE $1 "
+                              "AND t.kind = 'resolve_by' AND t.state = 'armed'", 1, p, N, 60), N);
+    assert_int_equal(qs("SELECT count(*) FROM timers t JOIN cases c ON c.id = t.case_id WHERE c.case_no LIKE $1 AND "
+                        "t.kind = 'sign_for' AND t.state = 'cancelled' AND t.version = 1", 1, p), N);
+    const char *cancelled = "SELECT t.id || ':' || t.version FROM timers t JOIN cases c ON c.id = t.case_id WHERE "
+                            "c.case_no LIKE $1 AND t.kind = 'sign_for'";
+    const char *armed = "SELECT t.id || ':' || t.version FROM timers t JOIN cases c ON c.id = t.case_id WHERE "
+                        "c.case_no LIKE $1 AND t.state = 'armed'";
+    long long live = 0;
+    for (int i = 0; i < 50 && (live = in_schedule(armed, like)) < 2 * N; i++) usleep(100000);
+    assert_int_equal(live, 2 * N); /* first contact and resolve-by of each case */
+    long long ghosts = in_schedule(cancelled, like);
+    print_message("%d cases dispatched and signed in one batch: %lld cancelled sign-for members left in the schedule\n",
+                  N, ghosts);
+    assert_int_equal(ghosts, 0);
+}
+
 /* A case that moved on is not acted upon: signed before its sign-for deadline (the state says
  * so even before the watcher reads case.signed), nothing fires. Then a clean stop. */
 static void test_moved_on(void **state)
@@ -688,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_flushall),
         cmocka_unit_test(test_sigkill),
         cmocka_unit_test(test_due_while_down),
+        cmocka_unit_test(test_armed_and_disarmed_in_one_flush),
         cmocka_unit_test(test_moved_on),
         cmocka_unit_test(test_fraud_waits_for_profile),
     };
