@@ -431,6 +431,43 @@ static const char *complexity_zh(const char *c)
     return !strcmp(c, "simple") ? "简单" : !strcmp(c, "complex") ? "疑难复杂" : "一般";
 }
 
+/* The head of a printable form (交办单, 承办单): title, print style, the heading and the line with
+ * the issuing party and the number 〔year〕case_no号; the caller goes on with the table. */
+static void form_open(html_t *b, const char *region, const char *form, const char *party_label, const char *party,
+                      const char *year, const char *case_no)
+{
+    h_raw(b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
+    h_text(b, region);
+    h_raw(b, "企业诉求%s ", form);
+    h_text(b, case_no);
+    h_raw(b, "</title>\n<style>\n"
+             "body{font-family:\"SimSun\",\"Songti SC\",serif;margin:2cm;color:#000}\n"
+             "h1{text-align:center;font-size:22pt;letter-spacing:2pt;margin:0 0 12pt}\n"
+             ".meta{display:flex;justify-content:space-between;margin:0 0 6pt}\n"
+             "table{width:100%%;border-collapse:collapse;table-layout:fixed}\n"
+             "th,td{border:1px solid #000;padding:6pt;vertical-align:top;font-size:12pt}\n"
+             "th{width:17%%;font-weight:normal;text-align:center;vertical-align:middle}\n"
+             ".seal{height:60pt;text-align:right;vertical-align:bottom}\n"
+             ".note{font-size:10pt;margin-top:8pt}\n"
+             "@media print{body{margin:1.5cm}}\n"
+             "</style>\n</head>\n<body>\n<h1>");
+    h_text(b, region);
+    h_raw(b, "企业诉求%s</h1>\n<p class=\"meta\"><span>%s：", form, party_label);
+    h_text(b, party);
+    h_raw(b, "</span><span>编号：〔%s〕", year);
+    h_text(b, case_no);
+}
+
+/* Audits the read of a form and sends it (or 503 if building it ran out of memory). */
+static void form_send(http_req_t *req, pg_t *pg, const http_principal_t *p, const char *obj, const char *view,
+                      bool withhold, html_t *b)
+{
+    dsp_audit(pg, p, obj, json_pack("{s:s,s:b}", "view", view, "contact_withheld", withhold));
+    if (b->oom) http_reply_oom(req);
+    else http_reply_raw(req, 200, "text/html; charset=utf-8", b->s, b->len);
+    free(b->s);
+}
+
 void dsp_h_assignment_form(http_req_t *req, void *arg)
 {
     dispatcher_t *ds = arg;
@@ -474,25 +511,7 @@ void dsp_h_assignment_form(http_req_t *req, void *arg)
     calendar_day_to_ymd(deadline_local_day(dispatched), &y, NULL, NULL);
     snprintf(year, sizeof year, "%d", y);
     html_t b = {0};
-    h_raw(&b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
-    h_text(&b, PQgetvalue(q, 0, 0));
-    h_raw(&b, "企业诉求交办单 ");
-    h_text(&b, case_no);
-    h_raw(&b, "</title>\n<style>\n"
-              "body{font-family:\"SimSun\",\"Songti SC\",serif;margin:2cm;color:#000}\n"
-              "h1{text-align:center;font-size:22pt;letter-spacing:2pt;margin:0 0 12pt}\n"
-              ".meta{display:flex;justify-content:space-between;margin:0 0 6pt}\n"
-              "table{width:100%%;border-collapse:collapse;table-layout:fixed}\n"
-              "th,td{border:1px solid #000;padding:6pt;vertical-align:top;font-size:12pt}\n"
-              "th{width:18%%;font-weight:normal;text-align:center;vertical-align:middle}\n"
-              ".note{font-size:10pt;margin-top:8pt}\n"
-              "@media print{body{margin:1.5cm}}\n"
-              "</style>\n</head>\n<body>\n<h1>");
-    h_text(&b, PQgetvalue(q, 0, 0));
-    h_raw(&b, "企业诉求交办单</h1>\n<p class=\"meta\"><span>交办单位（盖章）：");
-    h_text(&b, PQgetvalue(q, 0, 1));
-    h_raw(&b, "</span><span>编号：〔%s〕", year);
-    h_text(&b, case_no);
+    form_open(&b, PQgetvalue(q, 0, 0), "交办单", "交办单位（盖章）", PQgetvalue(q, 0, 1), year, case_no);
     h_raw(&b, "号</span></p>\n<table>\n<tr><th>交办事项</th><td colspan=\"4\">");
     h_text(&b, PQgetvalue(r, 0, 13));
     h_raw(&b, "</td></tr>\n<tr><th>需要办理或协调解决事项</th><td colspan=\"4\">");
@@ -548,14 +567,7 @@ void dsp_h_assignment_form(http_req_t *req, void *arg)
     snprintf(obj, sizeof obj, "case:%s", PQgetvalue(r, 0, 0));
     PQclear(q);
     PQclear(r);
-    dsp_audit(pg, p, obj, json_pack("{s:s,s:b}", "view", "assignment_form", "contact_withheld", withhold));
-    if (b.oom) {
-        free(b.s);
-        http_reply_oom(req);
-        return;
-    }
-    http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.len);
-    free(b.s);
+    form_send(req, pg, p, obj, "assignment_form", withhold, &b);
 }
 
 /* ---- GET /v1/cases/{id}/handling-form ------------------------------------------------------------ */
@@ -638,26 +650,7 @@ void dsp_h_handling_form(http_req_t *req, void *arg)
     calendar_day_to_ymd(deadline_local_day(submitted), &y, NULL, NULL);
     snprintf(year, sizeof year, "%d", y);
     html_t b = {0};
-    h_raw(&b, "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
-    h_text(&b, PQgetvalue(q, 0, 0));
-    h_raw(&b, "企业诉求承办单 ");
-    h_text(&b, PQgetvalue(r, 0, 1));
-    h_raw(&b, "</title>\n<style>\n"
-              "body{font-family:\"SimSun\",\"Songti SC\",serif;margin:2cm;color:#000}\n"
-              "h1{text-align:center;font-size:22pt;letter-spacing:2pt;margin:0 0 12pt}\n"
-              ".meta{display:flex;justify-content:space-between;margin:0 0 6pt}\n"
-              "table{width:100%%;border-collapse:collapse;table-layout:fixed}\n"
-              "th,td{border:1px solid #000;padding:6pt;vertical-align:top;font-size:12pt}\n"
-              "th{width:16%%;font-weight:normal;text-align:center;vertical-align:middle}\n"
-              ".seal{height:60pt;text-align:right;vertical-align:bottom}\n"
-              ".note{font-size:10pt;margin-top:8pt}\n"
-              "@media print{body{margin:1.5cm}}\n"
-              "</style>\n</head>\n<body>\n<h1>");
-    h_text(&b, PQgetvalue(q, 0, 0));
-    h_raw(&b, "企业诉求承办单</h1>\n<p class=\"meta\"><span>承办单位：");
-    h_text(&b, PQgetvalue(q, 0, 1));
-    h_raw(&b, "</span><span>编号：〔%s〕", year);
-    h_text(&b, PQgetvalue(r, 0, 1));
+    form_open(&b, PQgetvalue(q, 0, 0), "承办单", "承办单位", PQgetvalue(q, 0, 1), year, PQgetvalue(r, 0, 1));
     h_raw(&b, "号</span></p>\n<table>\n<tr><th>时间</th><td colspan=\"2\">%s</td><th>问题来源</th><td>%s</td></tr>\n",
           date_zh(received, d1, sizeof d1, false), channel_zh(PQgetvalue(q, 0, 9)));
     h_raw(&b, "<tr><th>诉求人</th><td colspan=\"2\">");
@@ -717,12 +710,5 @@ void dsp_h_handling_form(http_req_t *req, void *arg)
     snprintf(obj, sizeof obj, "case:%s", PQgetvalue(r, 0, 0));
     PQclear(q);
     PQclear(r);
-    dsp_audit(pg, p, obj, json_pack("{s:s,s:b}", "view", "handling_form", "contact_withheld", withhold));
-    if (b.oom) {
-        free(b.s);
-        http_reply_oom(req);
-        return;
-    }
-    http_reply_raw(req, 200, "text/html; charset=utf-8", b.s, b.len);
-    free(b.s);
+    form_send(req, pg, p, obj, "handling_form", withhold, &b);
 }
